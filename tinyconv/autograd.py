@@ -1,0 +1,263 @@
+"""Tensor, Function and the tape.
+
+A `Tensor` wraps an ndarray (NumPy or CuPy). Every differentiable op is a `Function` whose
+`forward(ctx, *arrays, **params)` and `backward(ctx, grad)` work on raw arrays; `Function.apply`
+wraps the result in a Tensor that remembers its creator. `Tensor.backward()` walks the graph
+once, in reverse topological order, without recursion (a chain of 100,000 ops is fine).
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+
+from . import backend
+
+_grad_enabled = [True]
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block no graph is recorded (inference, optimizer updates)."""
+    previous = _grad_enabled[0]
+    _grad_enabled[0] = False
+    try:
+        yield
+    finally:
+        _grad_enabled[0] = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled[0]
+
+
+class Context:
+    """What a Function's forward leaves for its backward."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved = ()
+
+    def save_for_backward(self, *arrays):
+        self.saved = arrays
+
+
+class Function:
+    """Subclass and define `forward(ctx, *arrays, **params)` and `backward(ctx, grad)`.
+
+    `backward` returns one gradient (or None) per positional input of `forward`, each of that
+    input's shape.
+    """
+
+    @staticmethod
+    def forward(ctx, *arrays, **params):
+        raise NotImplementedError
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in inputs]
+        _same_device(cls.__name__, tensors)
+        needs = tuple(t.requires_grad for t in tensors)
+        track = is_grad_enabled() and any(needs)
+        ctx = Context(needs)
+        out = cls.forward(ctx, *[t.data for t in tensors], **params)
+        result = Tensor(out, requires_grad=track)
+        if track:
+            result._node = (cls, ctx, tensors)
+        return result
+
+
+def _same_device(name, tensors):
+    devices = {t.device for t in tensors}
+    if len(devices) > 1:
+        shapes = ", ".join(f"{t.device}:{t.shape}" for t in tensors)
+        raise RuntimeError(f"{name}: inputs live on different devices ({shapes}); "
+                           "move them with .to(device) first")
+
+
+def _as_array(data, dtype=None):
+    if isinstance(data, Tensor):
+        data = data.data
+    if backend.is_cupy_array(data):
+        return data if dtype is None else data.astype(dtype, copy=False)
+    arr = np.asarray(data, dtype=dtype)
+    if dtype is None and arr.dtype.kind == "f" and arr.dtype != np.float64 and arr.dtype != np.float32:
+        arr = arr.astype(np.float32)
+    if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+        # Python floats and lists become float32, as in PyTorch; explicit float64 arrays stay.
+        arr = arr.astype(np.float32)
+    return arr
+
+
+class Tensor:
+    """An n-dimensional array with an optional gradient."""
+
+    __array_priority__ = 1000  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        if requires_grad and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require gradients, got {self.data.dtype}")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self._node = None  # (Function class, ctx, input tensors) for non-leaf tensors
+
+    # --- introspection -------------------------------------------------------------------
+    shape = property(lambda self: tuple(self.data.shape))
+    dtype = property(lambda self: self.data.dtype)
+    ndim = property(lambda self: self.data.ndim)
+    is_leaf = property(lambda self: self._node is None)
+
+    @property
+    def device(self) -> str:
+        return "cuda" if backend.is_cupy_array(self.data) else "cpu"
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self) -> int:
+        return int(self.data.size)
+
+    def __len__(self):
+        return self.shape[0]
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        dev = ", device='cuda'" if self.device == "cuda" else ""
+        body = np.array2string(self.numpy(), precision=4, separator=", ", threshold=20)
+        return f"tensor({body}, dtype={self.dtype}{dev}{grad})"
+
+    # --- conversion ----------------------------------------------------------------------
+    def numpy(self) -> np.ndarray:
+        """The data as a NumPy array (copied from the GPU when needed)."""
+        return self.data.get() if self.device == "cuda" else self.data
+
+    def item(self):
+        if self.numel() != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.numpy().reshape(()).item()
+
+    def tolist(self):
+        return self.numpy().tolist()
+
+    def detach(self) -> "Tensor":
+        """A new leaf sharing the data, cut from the graph."""
+        return Tensor(self.data)
+
+    def to(self, device=None, dtype=None) -> "Tensor":
+        """A copy on `device` ("cpu" / "cuda") and/or with `dtype`; self when nothing changes."""
+        data = self.data
+        if device is not None:
+            device = str(device).split(":")[0]
+            if device not in ("cpu", "cuda"):
+                raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
+            if device != self.device:
+                from . import cuda
+                data = cuda.to_device(data) if device == "cuda" else data.get()
+        if dtype is not None:
+            data = data.astype(dtype, copy=False)
+        if data is self.data:
+            return self
+        out = Tensor(data, requires_grad=self.requires_grad)
+        return out
+
+    def cpu(self) -> "Tensor":
+        return self.to("cpu")
+
+    def cuda(self) -> "Tensor":
+        return self.to("cuda")
+
+    def float(self) -> "Tensor":
+        return self.to(dtype=np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(dtype=np.float64)
+
+    def requires_grad_(self, flag=True) -> "Tensor":
+        if flag and self.data.dtype.kind != "f":
+            raise TypeError(f"only floating tensors can require gradients, got {self.data.dtype}")
+        self.requires_grad = bool(flag)
+        return self
+
+    # --- backward ------------------------------------------------------------------------
+    def backward(self, grad=None, retain_graph=False):
+        """Accumulate d(self)/d(leaf) * grad into `.grad` of every leaf that requires it."""
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad "
+                               "(no input had requires_grad=True, or it was made under no_grad)")
+        xp = backend.array_module(self.data)
+        if grad is None:
+            if self.numel() != 1:
+                raise RuntimeError(f"backward() without a gradient needs a scalar, got shape {self.shape}")
+            grad = xp.ones_like(self.data)
+        else:
+            grad = _as_array(grad, self.dtype)
+            if grad.shape != self.data.shape:
+                raise ValueError(f"backward(): grad shape {grad.shape} != tensor shape {self.shape}")
+
+        order = _topological_order(self)
+        grads = {id(self): grad}
+        for t in order:  # outputs before inputs
+            g = grads.pop(id(t), None)
+            if g is None:
+                continue
+            if t._node is None:
+                t._accumulate(g)
+                continue
+            fn, ctx, inputs = t._node
+            in_grads = fn.backward(ctx, g)
+            if not isinstance(in_grads, tuple):
+                in_grads = (in_grads,)
+            if len(in_grads) != len(inputs):
+                raise RuntimeError(f"{fn.__name__}.backward returned {len(in_grads)} gradients "
+                                   f"for {len(inputs)} inputs")
+            for inp, ig in zip(inputs, in_grads):
+                if ig is None or not inp.requires_grad:
+                    continue
+                if ig.shape != inp.data.shape:
+                    raise RuntimeError(f"{fn.__name__}.backward gave a gradient of shape {ig.shape} "
+                                       f"for an input of shape {inp.shape}")
+                key = id(inp)
+                grads[key] = ig if key not in grads else grads[key] + ig
+            if not retain_graph:
+                t._node = None  # release the graph: saved arrays can be freed now
+
+    def _accumulate(self, g):
+        if self.grad is None:
+            self.grad = Tensor(g.copy())
+        else:
+            self.grad.data = self.grad.data + g
+
+
+def _topological_order(root):
+    """Tensors reachable from root, each after every tensor that consumes it (iterative DFS)."""
+    order, visited = [], set()
+    stack = [(root, False)]
+    while stack:
+        t, expanded = stack.pop()
+        if expanded:
+            order.append(t)
+            continue
+        if id(t) in visited:
+            continue
+        visited.add(id(t))
+        stack.append((t, True))
+        if t._node is not None:
+            for inp in t._node[2]:
+                if inp.requires_grad and id(inp) not in visited:
+                    stack.append((inp, False))
+    order.reverse()
+    return order
+
+
+def tensor(data, requires_grad=False, dtype=None, device=None) -> Tensor:
+    """Create a tensor (float32 for Python floats, as in PyTorch)."""
+    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    if device is not None:
+        t = t.to(device)
+        t.requires_grad = bool(requires_grad)
+    return t
