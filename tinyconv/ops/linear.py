@@ -1,0 +1,2 @@
+"""linear ops (being written)."""
+__all__ = []

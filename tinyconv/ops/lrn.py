@@ -1,0 +1,2 @@
+"""lrn ops (being written)."""
+__all__ = []
