@@ -14,6 +14,7 @@ import numpy as np
 from . import backend
 
 _grad_enabled = [True]
+_RELEASED = "released"  # marks a non-leaf whose graph was freed by backward()
 
 
 @contextlib.contextmanager
@@ -87,7 +88,7 @@ def _as_array(data, dtype=None):
     arr = np.asarray(data, dtype=dtype)
     if dtype is None and arr.dtype.kind == "f" and arr.dtype != np.float64 and arr.dtype != np.float32:
         arr = arr.astype(np.float32)
-    if dtype is None and arr.dtype == np.float64 and not isinstance(data, np.ndarray):
+    if dtype is None and arr.dtype == np.float64 and not isinstance(data, (np.ndarray, np.generic)):
         # Python floats and lists become float32, as in PyTorch; explicit float64 arrays stay.
         arr = arr.astype(np.float32)
     return arr
@@ -208,6 +209,9 @@ class Tensor:
             if t._node is None:
                 t._accumulate(g)
                 continue
+            if t._node is _RELEASED:
+                raise RuntimeError("backward through a graph that was already freed; "
+                                   "pass retain_graph=True to the first backward()")
             fn, ctx, inputs = t._node
             in_grads = fn.backward(ctx, g)
             if not isinstance(in_grads, tuple):
@@ -224,7 +228,7 @@ class Tensor:
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
             if not retain_graph:
-                t._node = None  # release the graph: saved arrays can be freed now
+                t._node = _RELEASED  # saved arrays can be freed now
 
     def _accumulate(self, g):
         if self.grad is None:
@@ -246,7 +250,7 @@ def _topological_order(root):
             continue
         visited.add(id(t))
         stack.append((t, True))
-        if t._node is not None:
+        if t._node is not None and t._node is not _RELEASED:
             for inp in t._node[2]:
                 if inp.requires_grad and id(inp) not in visited:
                     stack.append((inp, False))

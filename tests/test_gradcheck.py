@@ -1,0 +1,66 @@
+import numpy as np
+import pytest
+
+import tinyconv as tc
+from tinyconv.autograd import Function
+
+
+class WrongSquare(Function):
+    """y = x^2 with a deliberately wrong backward (2x + 0.01)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * (2 * ctx.saved[0] + 0.01)
+
+
+class SumOnlyWrong(Function):
+    """A backward that is right for an all-ones upstream gradient only: swaps two elements."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return 3 * x
+
+    @staticmethod
+    def backward(ctx, g):
+        return 3 * g[::-1]
+
+
+def x64(n=5, seed=0):
+    return tc.tensor(np.random.default_rng(seed).normal(size=n), requires_grad=True)
+
+
+def test_gradcheck_passes_on_correct_op():
+    assert tc.gradcheck(lambda x: x * x, [x64()])
+    assert tc.gradcheck(lambda x: x * x, [x64()], mode="directional")
+
+
+def test_gradcheck_fails_on_wrong_backward_and_names_worst_element():
+    with pytest.raises(tc.GradcheckError, match=r"worst element \(\d+,\)"):
+        tc.gradcheck(WrongSquare.apply, [x64()])
+    assert tc.gradcheck(WrongSquare.apply, [x64()], raise_exception=False) is False
+    with pytest.raises(tc.GradcheckError, match="directional"):
+        tc.gradcheck(WrongSquare.apply, [x64()], mode="directional")
+
+
+def test_gradcheck_uses_random_upstream_gradient():
+    # with .sum() (all-ones upstream) this wrong backward would pass; a random one catches it
+    x = x64()
+    y = SumOnlyWrong.apply(x)
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.numpy(), 3.0)
+    with pytest.raises(tc.GradcheckError):
+        tc.gradcheck(SumOnlyWrong.apply, [x64()])
+
+
+def test_gradcheck_input_validation():
+    with pytest.raises(TypeError, match="float64"):
+        tc.gradcheck(lambda x: x * x, [tc.tensor([1.0, 2.0], requires_grad=True)])
+    with pytest.raises(ValueError, match="requires_grad"):
+        tc.gradcheck(lambda x: x * x, [tc.tensor(np.ones(2))])
+    with pytest.raises(ValueError, match="mode"):
+        tc.gradcheck(lambda x: x * x, [x64()], mode="fast")
