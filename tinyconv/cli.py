@@ -1,0 +1,177 @@
+"""`tinyconv train | summary | bench` (also `python -m tinyconv ...`)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+
+def _input_shape(text):
+    try:
+        dims = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--input must look like 3,227,227, got {text!r}") from None
+    if len(dims) != 3 or min(dims) < 1:
+        raise argparse.ArgumentTypeError(f"--input needs three positive sizes C,H,W, got {text!r}")
+    return dims
+
+
+def _positive(kind):
+    def parse(text):
+        v = kind(text)
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        return v
+    return parse
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="tinyconv", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train LeNet-5 on real MNIST")
+    t.add_argument("model", choices=["lenet5"])
+    t.add_argument("--backend", choices=["numpy", "numba", "cupy"], default=None,
+                   help="kernel backend (default: $TINYCONV_BACKEND or numba)")
+    t.add_argument("--epochs", type=_positive(int), default=15)
+    t.add_argument("--batch-size", type=_positive(int), default=64)
+    t.add_argument("--lr", type=_positive(float), default=0.05)
+    t.add_argument("--momentum", type=float, default=0.9)
+    t.add_argument("--weight-decay", type=float, default=0.0)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--data", choices=["mnist5k", "mnist"], default="mnist5k",
+                   help="mnist5k: the real 5,000-image subset shipped offline; mnist: full IDX files")
+    t.add_argument("--data-dir", default=None, help="folder with the MNIST IDX .gz files (--data mnist)")
+    t.add_argument("--activation", choices=["relu", "tanh"], default="relu")
+    t.add_argument("--pool", choices=["max", "avg"], default="max")
+    t.add_argument("--out", default="runs/lenet5", help="folder for checkpoint, metrics and plot")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    s = sub.add_parser("summary", help="per-layer shapes, parameters, MACs, receptive fields")
+    s.add_argument("model", choices=["lenet5", "alexnet"])
+    s.add_argument("--variant", default="original", help="alexnet: original | torchvision | gap")
+    s.add_argument("--num-classes", type=_positive(int), default=None)
+    s.add_argument("--input", type=_input_shape, default=None, help="C,H,W (default: the model's)")
+
+    b = sub.add_parser("bench", help="benchmark backends (run from a source checkout)")
+    b.add_argument("args", nargs=argparse.REMAINDER, help="passed to `python -m benchmarks`")
+    return p
+
+
+def cmd_summary(args):
+    from . import models
+    from .summary import format_summary, summarize
+    if args.model == "lenet5":
+        model = models.lenet5(num_classes=args.num_classes or 10)
+        shape = args.input or (1, 32, 32)
+    else:
+        model = models.alexnet(variant=args.variant, num_classes=args.num_classes or 1000)
+        shape = args.input or ((3, 224, 224) if args.variant == "torchvision" else (3, 227, 227))
+    print(f"{args.model}" + (f" ({args.variant})" if args.model == "alexnet" else ""))
+    print(format_summary(summarize(model, shape)))
+
+
+def cmd_train(args):
+    import numpy as np
+
+    import tinyconv as tc
+    from . import data, metrics, models, optim, serialization
+    from .train import evaluate, fit
+
+    if args.backend:
+        tc.set_backend(args.backend)
+    tc.manual_seed(args.seed)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+
+    transform = data.Compose([data.Pad(2), data.Normalize(data.MNIST_MEAN, data.MNIST_STD)])
+    train_set = data.MNIST(root=args.data_dir, train=True, source=args.data)
+    test_set = data.MNIST(root=args.data_dir, train=False, source=args.data)
+    train_loader = data.DataLoader(train_set, batch_size=args.batch_size, shuffle=True,
+                                   seed=args.seed, transform=transform)
+    test_loader = data.DataLoader(test_set, batch_size=500, transform=transform)
+    model = models.lenet5(activation=args.activation, pool=args.pool)
+    device = "cuda" if tc.get_backend() == "cupy" else "cpu"
+    model.to(device)
+    opt = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
+                    weight_decay=args.weight_decay)
+    sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, (2 * args.epochs) // 3), gamma=0.1)
+
+    progress = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        def progress(loader, epoch):
+            return tqdm(loader, desc=f"epoch {epoch}/{args.epochs}", leave=False, unit="batch",
+                        file=sys.stderr)
+    print(f"LeNet-5 ({args.activation}, {args.pool}-pool) on {args.data}: {len(train_set)} train / "
+          f"{len(test_set)} test images, backend {tc.get_backend()}, seed {args.seed}")
+    start = time.perf_counter()
+    history = fit(model, opt, train_loader, test_loader, args.epochs, scheduler=sched,
+                  progress=progress)
+    seconds = time.perf_counter() - start
+    final = evaluate(model, test_loader)
+    cm = metrics.confusion_matrix(final["preds"], final["targets"], num_classes=10)
+
+    serialization.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "epoch": args.epochs, "arch": "lenet5", "activation": args.activation,
+                        "pool": args.pool}, out / "checkpoint.npz")
+    report = {"model": "lenet5", "backend": tc.get_backend(), "data": args.data,
+              "config": {k: v for k, v in vars(args).items() if k != "command"},
+              "train_images": len(train_set), "test_images": len(test_set),
+              "test_accuracy": final["accuracy"], "seconds": seconds, "history": history,
+              "confusion_matrix": np.asarray(cm).tolist()}
+    tmp = out / "metrics.json.tmp"
+    tmp.write_text(json.dumps(report, indent=2))
+    os.replace(tmp, out / "metrics.json")
+    _plot(history, out / "curves.png")
+    print(f"test accuracy {100 * final['accuracy']:.2f}% on {len(test_set)} held-out images "
+          f"after {args.epochs} epochs in {seconds:.1f} s; wrote {out}/checkpoint.npz, "
+          f"metrics.json, curves.png")
+
+
+def _plot(history, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.5))
+    a.plot(epochs, [h["train_loss"] for h in history], label="train")
+    a.plot(epochs, [h["test_loss"] for h in history], label="test")
+    a.set(xlabel="epoch", ylabel="cross-entropy", title="loss")
+    a.legend()
+    b.plot(epochs, [100 * h["train_accuracy"] for h in history], label="train")
+    b.plot(epochs, [100 * h["test_accuracy"] for h in history], label="test")
+    b.set(xlabel="epoch", ylabel="accuracy (%)", title="accuracy")
+    b.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def cmd_bench(args):
+    import runpy
+    root = Path.cwd()
+    if not (root / "benchmarks" / "__main__.py").exists():
+        raise SystemExit("tinyconv bench runs the suite in benchmarks/ of a source checkout: "
+                         "run it from the repository root (or `python -m benchmarks`)")
+    sys.path.insert(0, str(root))
+    sys.argv = ["benchmarks"] + [a for a in args.args if a != "--"]
+    runpy.run_module("benchmarks", run_name="__main__")
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench}[args.command](args)
+    except (ValueError, FileNotFoundError, RuntimeError, TypeError) as e:
+        print(f"tinyconv {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
