@@ -1,1 +1,23 @@
-"""data"""
+"""Datasets, loaders and batch augmentation.
+
+    MNIST(source="mnist5k")     real MNIST digits, offline (4,000 train / 1,000 test)
+    MNIST(source="mnist")       the full 60,000 / 10,000 from the IDX files (download_mnist)
+    TensorDataset(x, y)         any arrays as a dataset
+    DataLoader(ds, batch_size, shuffle, seed)   reproducible batches of Tensors
+    transforms                  Pad, Normalize, RandomCrop, RandomHorizontalFlip,
+                                PCAColorAugmentation (+ channel_pca), Compose
+"""
+from . import transforms
+from .dataset import TensorDataset
+from .download import MNIST_MIRROR, MNIST_SHA256, default_root, download_mnist
+from .idx import read_idx, write_idx
+from .loader import DataLoader
+from .mnist import MNIST
+from .transforms import (Compose, Normalize, Pad, PCAColorAugmentation, RandomCrop,
+                         RandomHorizontalFlip, channel_pca)
+
+__all__ = [
+    "MNIST", "TensorDataset", "DataLoader", "download_mnist", "default_root", "MNIST_MIRROR",
+    "MNIST_SHA256", "read_idx", "write_idx", "transforms", "Compose", "Normalize", "Pad",
+    "PCAColorAugmentation", "RandomCrop", "RandomHorizontalFlip", "channel_pca",
+]
