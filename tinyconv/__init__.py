@@ -5,7 +5,8 @@ from .backend import get_backend, set_backend, use_backend
 from .gradcheck import GradcheckError, gradcheck
 from .ops.basic import cat, flatten, permute, reshape, stack, transpose
 from .random import initial_seed, manual_seed
-from . import cuda, nn  # noqa: E402
+from .serialization import from_torch, load, save
+from . import cuda, data, metrics, nn  # noqa: E402
 
 float32 = "float32"
 float64 = "float64"
