@@ -27,12 +27,14 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     win = win.reshape(n, c, oh, ow, kh * kw)  # taps in row-major window order
     y = win.max(axis=-1)  # NaN propagates, as in PyTorch
 
-    # The winner is the first tap equal to the max (or the first NaN). Padded taps are -inf and
-    # must never win, even against an input of -inf: they are masked out.
+    # The winner is the first tap equal to the max. Padded taps are -inf and must never win, even
+    # against an input of -inf, so they are masked out. (argmax of booleans: the first True.)
     valid = _windows(_pad(np.ones((1, 1, h, w), bool), padding, False), kernel_size, stride)
-    valid = valid.reshape(oh, ow, kh * kw)
-    hit = ((win == y[..., None]) | np.isnan(win)) & valid
-    tap = hit.argmax(axis=-1)  # argmax of booleans: the first True
+    tap = ((win == y[..., None]) & valid.reshape(oh, ow, kh * kw)).argmax(axis=-1)
+    # A window holding NaN points at its last NaN, as PyTorch's CPU and CUDA kernels do.
+    nan = np.isnan(win)
+    last_nan = kh * kw - 1 - nan[..., ::-1].argmax(axis=-1)
+    tap = np.where(nan.any(axis=-1), last_nan, tap)
 
     # window tap -> row and column in the unpadded plane
     rows = np.arange(oh)[:, None] * stride[0] - padding[0] + tap // kw
