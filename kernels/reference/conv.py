@@ -1,0 +1,100 @@
+"""conv2d, the executable specification: im2col + one batched GEMM, and direct (tap by tap).
+
+Shapes: x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, OH, OW) with
+OH = floor((H + 2p - d(kh-1) - 1)/s) + 1 (likewise OW).
+"""
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+
+def _out(n, k, s, p, d):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
+
+
+def _windows(x, kernel_size, stride, padding, dilation):
+    """A read-only view (N, C, kh, kw, OH, OW) of every kernel tap over the zero-padded input."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
+    n, c, h, w = xp.shape
+    oh, ow = _out(x.shape[2], kh, sh, ph, dh), _out(x.shape[3], kw, sw, pw, dw)
+    s0, s1, s2, s3 = xp.strides
+    return as_strided(xp, (n, c, kh, kw, oh, ow), (s0, s1, s2 * dh, s3 * dw, s2 * sh, s3 * sw),
+                      writeable=False)
+
+
+def im2col(x, kernel_size, stride, padding, dilation):
+    """(N, C, H, W) -> (N, C*kh*kw, OH*OW): each column holds one receptive field."""
+    win = _windows(x, kernel_size, stride, padding, dilation)
+    n, c, kh, kw, oh, ow = win.shape
+    return win.reshape(n, c * kh * kw, oh * ow)
+
+
+def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
+    """The adjoint of im2col: every column entry is added back where it was read from."""
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    n, c, h, w = x_shape
+    oh, ow = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
+    cols = cols.reshape(n, c, kh, kw, oh, ow)
+    out = np.zeros((n, c, h + 2 * ph, w + 2 * pw), dtype=cols.dtype)
+    for i in range(kh):  # a loop over taps: each adds one strided slab
+        for j in range(kw):
+            out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += cols[:, :, i, j]
+    return out[:, :, ph:ph + h, pw:pw + w]
+
+
+def _grouped(w, groups):
+    o, cg, kh, kw = w.shape
+    return w.reshape(groups, o // groups, cg * kh * kw)
+
+
+def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
+    n, c = x.shape[:2]
+    o, cg, kh, kw = w.shape
+    if algo == "im2col":
+        cols = im2col(x, (kh, kw), stride, padding, dilation)  # (N, C*kh*kw, L)
+        cols = cols.reshape(n, groups, cg * kh * kw, -1)
+        y = np.matmul(_grouped(w, groups), cols)  # (N, G, O/G, L): one batched GEMM
+    elif algo == "direct":
+        win = _windows(x, (kh, kw), stride, padding, dilation)
+        oh, ow = win.shape[-2:]
+        win = win.reshape(n, groups, cg, kh, kw, oh, ow)
+        wg = w.reshape(groups, o // groups, cg, kh, kw)
+        y = np.einsum("ngcijhw,gocij->ngohw", win, wg, optimize=True)
+    else:
+        raise ValueError(f"conv2d: unknown algo {algo!r}")
+    oh = _out(x.shape[2], kh, stride[0], padding[0], dilation[0])
+    ow = _out(x.shape[3], kw, stride[1], padding[1], dilation[1])
+    y = y.reshape(n, o, oh, ow)
+    if b is not None:
+        y = y + b.reshape(1, o, 1, 1)
+    return np.ascontiguousarray(y, dtype=x.dtype)
+
+
+def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_input_grad=True):
+    n, c = x.shape[:2]
+    o, cg, kh, kw = w.shape
+    gb = gy.sum(axis=(0, 2, 3))
+    g = gy.reshape(n, groups, o // groups, -1)  # (N, G, O/G, L)
+    if algo == "im2col":
+        cols = im2col(x, (kh, kw), stride, padding, dilation).reshape(n, groups, cg * kh * kw, -1)
+        gw = np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
+        gx = None
+        if need_input_grad:
+            gcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1), g)  # (N, G, cg*kh*kw, L)
+            gx = col2im(gcols.reshape(n, c * kh * kw, -1), x.shape, (kh, kw), stride, padding, dilation)
+    elif algo == "direct":
+        win = _windows(x, (kh, kw), stride, padding, dilation)
+        oh, ow = win.shape[-2:]
+        win = win.reshape(n, groups, cg, kh, kw, oh, ow)
+        gg = gy.reshape(n, groups, o // groups, oh, ow)
+        gw = np.einsum("ngohw,ngcijhw->gocij", gg, win, optimize=True).reshape(w.shape)
+        gx = None
+        if need_input_grad:
+            wg = w.reshape(groups, o // groups, cg, kh, kw)
+            gwin = np.einsum("ngohw,gocij->ngcijhw", gg, wg, optimize=True)
+            gx = col2im(gwin.reshape(n, c * kh * kw, oh * ow), x.shape, (kh, kw), stride, padding, dilation)
+    else:
+        raise ValueError(f"conv2d: unknown algo {algo!r}")
+    if gx is not None:
+        gx = np.ascontiguousarray(gx, dtype=x.dtype)
+    return gx, np.ascontiguousarray(gw, dtype=x.dtype), gb.astype(x.dtype)
