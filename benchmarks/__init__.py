@@ -6,3 +6,4 @@
 
 Writes benchmarks/results/<name>.json (+ .txt table, + .png chart).
 """
+import tinyconv  # noqa: F401,E402  (first: its runtime settings must precede NumPy)

@@ -14,9 +14,24 @@ def _out(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
+@njit(cache=True)
+def _valid_range(o, s, p, off, n):
+    """The outputs t in [0, o) whose input index t*s - p + off lies inside [0, n)."""
+    lo = 0
+    start = off - p
+    if start < 0:
+        lo = (-start + s - 1) // s
+    hi = (n - 1 - start) // s + 1 if n - 1 - start >= 0 else 0
+    return lo, max(lo, min(o, hi))
+
+
 @njit(parallel=True, cache=True)
 def _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """x (N, C, H, W) -> cols (C*kh*kw, N*oh*ow): rows (c, i, j), columns (n, oh, ow)."""
+    """x (N, C, H, W) -> cols (C*kh*kw, N*oh*ow): rows (c, i, j), columns (n, oh, ow).
+
+    The valid output range of each tap is computed once, so the inner copy has no branch
+    (and is a plain contiguous copy when the stride is 1).
+    """
     n, c, h, w = x.shape
     L = oh * ow
     cols = np.empty((c * kh * kw, n * L), dtype=x.dtype)
@@ -24,17 +39,22 @@ def _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
         ci = r // (kh * kw)
         i = (r // kw) % kh
         j = r % kw
+        y0, y1 = _valid_range(oh, sh, ph, i * dh, h)
+        x0, x1 = _valid_range(ow, sw, pw, j * dw, w)
+        row = cols[r]
         for b in range(n):
-            for y in range(oh):
+            seg = row[b * L:(b + 1) * L]
+            seg[:y0 * ow] = 0
+            seg[y1 * ow:] = 0
+            for y in range(y0, y1):
                 ih = y * sh - ph + i * dh
-                base = b * L + y * ow
-                if ih < 0 or ih >= h:
-                    for xo in range(ow):
-                        cols[r, base + xo] = 0
-                    continue
-                for xo in range(ow):
-                    iw = xo * sw - pw + j * dw
-                    cols[r, base + xo] = x[b, ci, ih, iw] if 0 <= iw < w else 0
+                out = seg[y * ow:(y + 1) * ow]
+                out[:x0] = 0
+                out[x1:] = 0
+                src = x[b, ci, ih]
+                base = x0 * sw - pw + j * dw
+                for xo in range(x1 - x0):
+                    out[x0 + xo] = src[base + xo * sw]
     return cols
 
 
