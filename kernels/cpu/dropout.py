@@ -1,0 +1,55 @@
+"""Inverted dropout with the counter-based RNG of kernels/reference/dropout.py, in Numba."""
+import numpy as np
+from numba import njit, prange, uint64
+
+
+@njit(cache=True, inline="always")
+def _draw(seed, counter):
+    z = seed * uint64(0x9E3779B97F4A7C15) + counter * uint64(0xD1B54A32D192ED03)
+    z = (z ^ (z >> uint64(30))) * uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> uint64(27))) * uint64(0x94D049BB133111EB)
+    z = z ^ (z >> uint64(31))
+    return (z >> uint64(11)) * (2.0 ** -53)
+
+
+@njit(parallel=True, cache=True)
+def _uniform(n, seed, offset):
+    out = np.empty(n, dtype=np.float64)
+    for i in prange(n):
+        out[i] = _draw(seed, offset + uint64(i) + uint64(1))
+    return out
+
+
+@njit(parallel=True, cache=True)
+def _forward(x, p, scale, seed, offset):
+    f = x.ravel()
+    y = np.empty_like(f)
+    mask = np.empty(f.size, dtype=np.uint8)
+    for i in prange(f.size):
+        keep = _draw(seed, offset + uint64(i) + uint64(1)) >= p
+        mask[i] = keep
+        y[i] = f[i] * scale if keep else 0
+    return y, mask
+
+
+@njit(parallel=True, cache=True)
+def _backward(gy, mask, scale):
+    g, m = gy.ravel(), mask.ravel()
+    out = np.empty_like(g)
+    for i in prange(g.size):
+        out[i] = g[i] * scale if m[i] else 0
+    return out
+
+
+def uniform(n, seed, offset):
+    return _uniform(n, np.uint64(seed % 2**64), np.uint64(offset % 2**64))
+
+
+def dropout_forward(x, p, seed, offset):
+    y, mask = _forward(x, float(p), x.dtype.type(1 / (1 - p)), np.uint64(seed % 2**64),
+                       np.uint64(offset % 2**64))
+    return y.reshape(x.shape), mask.reshape(x.shape)
+
+
+def dropout_backward(gy, mask, p):
+    return _backward(gy, mask, gy.dtype.type(1 / (1 - p))).reshape(gy.shape)
