@@ -1,2 +1,99 @@
-"""activation ops (being written)."""
-__all__ = []
+"""relu, leaky_relu, tanh, sigmoid: Functions over the activation kernels."""
+from __future__ import annotations
+
+import numbers
+
+from .. import backend
+from ..autograd import Function, Tensor
+from . import _checks as C
+
+__all__ = ["relu", "leaky_relu", "tanh", "sigmoid"]
+
+
+def _kernels(a):
+    return backend.kernels("activation", a)
+
+
+class ReLU(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels(x).relu_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return _kernels(g).relu_backward(backend.array_module(g).ascontiguousarray(g), y)
+
+
+class LeakyReLU(Function):
+    @staticmethod
+    def forward(ctx, x, negative_slope=0.01):
+        ctx.save_for_backward(x)
+        ctx.slope = negative_slope
+        return _kernels(x).leaky_relu_forward(x, negative_slope)
+
+    @staticmethod
+    def backward(ctx, g):
+        (x,) = ctx.saved
+        g = backend.array_module(g).ascontiguousarray(g)
+        return _kernels(g).leaky_relu_backward(g, x, ctx.slope)
+
+
+class Tanh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels(x).tanh_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return _kernels(g).tanh_backward(backend.array_module(g).ascontiguousarray(g), y)
+
+
+class Sigmoid(Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = _kernels(x).sigmoid_forward(x)
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved
+        return _kernels(g).sigmoid_backward(backend.array_module(g).ascontiguousarray(g), y)
+
+
+def _prepare(input, op):
+    x = C.as_tensor(input, "input", op)
+    C.check_float(x, "input", op)
+    return C.contiguous_tensor(x)
+
+
+def relu(input):
+    """max(x, 0); the gradient at exactly 0 is 0 (PyTorch's choice)."""
+    return ReLU.apply(_prepare(input, "relu"))
+
+
+def leaky_relu(input, negative_slope=0.01):
+    """x for x > 0, negative_slope * x otherwise."""
+    if isinstance(negative_slope, bool) or not isinstance(negative_slope, numbers.Real):
+        raise TypeError(f"leaky_relu: negative_slope must be a number, got {negative_slope!r}")
+    return LeakyReLU.apply(_prepare(input, "leaky_relu"), negative_slope=float(negative_slope))
+
+
+def tanh(input):
+    return Tanh.apply(_prepare(input, "tanh"))
+
+
+def sigmoid(input):
+    """1 / (1 + exp(-x)), computed without overflow for large |x|."""
+    return Sigmoid.apply(_prepare(input, "sigmoid"))
+
+
+Tensor.relu = relu
+Tensor.tanh = tanh
+Tensor.sigmoid = sigmoid

@@ -118,10 +118,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
     if unbatched:
         x = x.reshape((1,) + x.shape)
-    xp = backend.array_module(x.data)
-    if not x.data.flags.c_contiguous:
-        x = x.reshape(x.shape)  # keeps the graph; makes the kernel see a contiguous array
-        x.data = xp.ascontiguousarray(x.data)
+    x, w = C.contiguous_tensor(x), C.contiguous_tensor(w)
     args = (x, w) if b is None else (x, w, b)
     y = Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation, groups=groups, algo=algo)
     return y.reshape(y.shape[1:]) if unbatched else y
