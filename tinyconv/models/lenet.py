@@ -1,13 +1,15 @@
 """LeNet-5 (LeCun et al., 1998) in its common modern form.
 
-1x32x32 -> conv 6@5x5 -> 6x28x28 -> pool 2 -> 6x14x14 -> conv 16@5x5 -> 16x10x10 -> pool 2
--> 16x5x5 = 400 -> 120 -> 84 -> classes. 61,706 parameters for 10 classes. The original used
-scaled tanh, trainable subsampling and a sparse C3 table; "relu"/"max" is today's default,
-"tanh"/"avg" is closer to 1998.
+1x32x32 -> conv 6@5x5 (28x28) -> act -> pool 2 (14x14) -> conv 16@5x5 (10x10) -> act -> pool 2
+(5x5) -> flatten 16*5*5 = 400 -> 120 -> act -> 84 -> act -> classes: 61,706 parameters for 10
+classes. The 1998 network used a scaled tanh, trainable sub-sampling layers, a sparse C3
+connection table and RBF outputs; activation="tanh", pool="avg" is the closest plain version,
+"relu"/"max" (the default) is what most people mean by LeNet-5 today.
 """
 from __future__ import annotations
 
 from .. import nn
+from ..autograd import Tensor
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
@@ -20,18 +22,28 @@ class LeNet5(nn.Module):
             raise ValueError(f"lenet5: activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
         if pool not in POOLS:
             raise ValueError(f"lenet5: pool must be one of {sorted(POOLS)}, got {pool!r}")
-        act, pl = ACTIVATIONS[activation], POOLS[pool]
-        self.features = nn.Sequential(nn.Conv2d(1, 6, 5), act(), pl(2), nn.Conv2d(6, 16, 5), act(), pl(2))
+        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+            raise ValueError(f"lenet5: num_classes must be a positive int, got {num_classes!r}")
+        self.activation, self.pool = activation, pool
+        act, pooling = ACTIVATIONS[activation], POOLS[pool]
+        self.features = nn.Sequential(
+            nn.Conv2d(1, 6, 5), act(), pooling(2),
+            nn.Conv2d(6, 16, 5), act(), pooling(2))
         self.flatten = nn.Flatten()
-        self.classifier = nn.Sequential(nn.Linear(400, 120), act(), nn.Linear(120, 84), act(),
-                                        nn.Linear(84, num_classes))
+        self.classifier = nn.Sequential(
+            nn.Linear(16 * 5 * 5, 120), act(),
+            nn.Linear(120, 84), act(),
+            nn.Linear(84, num_classes))
 
     def forward(self, x):
+        if not isinstance(x, Tensor):
+            raise TypeError(f"LeNet-5 expects a Tensor, got {type(x).__name__}")
         if x.ndim != 4 or x.shape[1:] != (1, 32, 32):
             raise ValueError(f"LeNet-5 expects (N, 1, 32, 32) input, got {x.shape}; "
-                             "pad 28x28 MNIST digits with data.Pad(2)")
+                             "pad 28x28 MNIST with Pad(2) (tinyconv.data.Pad)")
         return self.classifier(self.flatten(self.features(x)))
 
 
 def lenet5(num_classes=10, activation="relu", pool="max") -> LeNet5:
+    """LeNet-5 with PyTorch's default initialisation (drawn from tinyconv's seeded generator)."""
     return LeNet5(num_classes, activation, pool)
