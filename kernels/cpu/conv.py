@@ -41,20 +41,21 @@ def _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
         j = r % kw
         y0, y1 = _valid_range(oh, sh, ph, i * dh, h)
         x0, x1 = _valid_range(ow, sw, pw, j * dw, w)
-        row = cols[r]
+        src0 = x0 * sw - pw + j * dw
         for b in range(n):
-            seg = row[b * L:(b + 1) * L]
-            seg[:y0 * ow] = 0
-            seg[y1 * ow:] = 0
-            for y in range(y0, y1):
+            for y in range(oh):
+                o = b * L + y * ow
+                if y < y0 or y >= y1:
+                    for xo in range(ow):
+                        cols[r, o + xo] = 0
+                    continue
                 ih = y * sh - ph + i * dh
-                out = seg[y * ow:(y + 1) * ow]
-                out[:x0] = 0
-                out[x1:] = 0
-                src = x[b, ci, ih]
-                base = x0 * sw - pw + j * dw
+                for xo in range(x0):
+                    cols[r, o + xo] = 0
+                for xo in range(x1, ow):
+                    cols[r, o + xo] = 0
                 for xo in range(x1 - x0):
-                    out[x0 + xo] = src[base + xo * sw]
+                    cols[r, o + x0 + xo] = x[b, ci, ih, src0 + xo * sw]
     return cols
 
 
@@ -67,17 +68,16 @@ def _col2im_gl(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
         b = p // c
         ci = p % c
         for i in range(kh):
+            y0, y1 = _valid_range(oh, sh, ph, i * dh, h)
             for j in range(kw):
+                x0, x1 = _valid_range(ow, sw, pw, j * dw, w)
                 r = (ci * kh + i) * kw + j
-                for y in range(oh):
+                src0 = x0 * sw - pw + j * dw
+                for y in range(y0, y1):
                     ih = y * sh - ph + i * dh
-                    if ih < 0 or ih >= h:
-                        continue
-                    base = b * L + y * ow
-                    for xo in range(ow):
-                        iw = xo * sw - pw + j * dw
-                        if 0 <= iw < w:
-                            x[b, ci, ih, iw] += cols[r, base + xo]
+                    o = b * L + y * ow + x0
+                    for xo in range(x1 - x0):
+                        x[b, ci, ih, src0 + xo * sw] += cols[r, o + xo]
     return x
 
 
