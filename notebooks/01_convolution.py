@@ -149,8 +149,8 @@ for name, k, s, p in chain:
 # %%
 alex = alexnet("original")
 rows = [r for r in summarize(alex, (3, 227, 227))["rows"] if r["layer"] in ("Conv2d", "MaxPool2d")]
-for r, expected in zip(rows, sides[1:]):
-    print(f"{r['name']:<14}{r['layer']:<10} output {r['output']}  (formula: {expected})")
+for (name, *_), r, expected in zip(chain, rows, sides[1:]):
+    print(f"{name:<6}{r['name']:<13}{r['layer']:<10} output {str(r['output']):<15} formula: {expected}")
     assert r["output"][-1] == expected
 channels = [3] + [r["output"][0] for r in rows]
 print("flattened:", int(np.prod(rows[-1]["output"])))
@@ -166,6 +166,7 @@ ax.set_yscale("log")
 ax.set_xticks(range(len(labels)), labels)
 ax.set_ylabel("side length (log)")
 ax.set_ylim(3, 600)
+ax.set_xlim(-0.6, len(labels) - 0.4)
 ax.set_title("AlexNet trades spatial size for channels")
 fig.tight_layout()
 
@@ -212,7 +213,9 @@ def locally_connected(x):
 # 2 right and compare both layers. (The digit sits in a zero border, so the shift loses nothing.)
 
 # %%
-digit = tc.data.MNIST(train=False)[0][0].reshape(1, 1, 28, 28).astype(np.float64)
+test_set = tc.data.MNIST(train=False)
+digit = test_set[int(np.flatnonzero(test_set.targets == 3)[0])][0]
+digit = digit.reshape(1, 1, 28, 28).astype(np.float64)
 img = np.pad(digit, ((0, 0), (0, 0), (2, 2), (2, 2)))              # 32 x 32, as LeNet-5 expects
 shifted = np.roll(img, (3, 2), axis=(2, 3))
 
@@ -327,19 +330,19 @@ print(f"groups=2: |im2col - direct| = {np.abs(gi - gd).max():.1e}")
 
 # %%
 convs = [(name, m) for name, m in alex.named_modules() if type(m).__name__ == "Conv2d"]
-side_in = [227, 27, 13, 13, 13]
-print(f"{'layer':<12}{'W (per group)':>16}{'cols (per group)':>20}{'groups':>8}{'cols / x':>10}")
-for (name, m), n in zip(convs, side_in):
-    k, s, p, g = m.kernel_size, m.stride, m.padding, m.groups
-    k, s, p = (v[0] if isinstance(v, tuple) else v for v in (k, s, p))
-    o = out_size(n, k, s, p)
+side_in = [n for (name, *_), n in zip(chain, sides) if name.startswith("conv")]   # each conv's input side
+print(f"{'layer':<7}{'W (per group)':>16}{'cols (per group)':>20}{'groups':>8}{'cols / x':>10}")
+for i, ((name, m), n) in enumerate(zip(convs, side_in)):
+    (k, _), (st, _), (pad, _), g = m.kernel_size, m.stride, m.padding, m.groups
+    o = out_size(n, k, st, pad)
     rows_ = m.in_channels // g * k * k
     blowup = m.in_channels * k * k * o * o / (m.in_channels * n * n)
-    print(f"{name:<12}{str((m.out_channels // g, rows_)):>16}{str((rows_, o * o)):>20}{g:>8}{blowup:>10.1f}")
+    print(f"conv{i + 1:<3}{str((m.out_channels // g, rows_)):>16}{str((rows_, o * o)):>20}{g:>8}{blowup:>10.1f}")
 
 # %% [markdown]
-# AlexNet's first layer turns a 155-thousand-number image into a matrix seven times larger; the
-# $3 \times 3$ layers inflate their inputs ninefold. tinyconv's `direct` algorithm avoids that
+# AlexNet's first layer turns its 155-thousand-number image into a matrix seven times larger
+# (stride 4 spares it most of the $11^2 = 121$ copies); the $5 \times 5$ conv2 at stride 1 inflates
+# its input 25-fold, the $3 \times 3$ layers ninefold. tinyconv's `direct` algorithm avoids that
 # copy at the cost of a harder-to-optimise loop nest — chapter 5 measures which wins where.
 #
 # ## 5. What a stride of 4 throws away: aliasing
@@ -405,7 +408,8 @@ ax.axvline(1 / 8, ls="--", color="C3", label="Nyquist $1/8$")
 ax.set_xlabel("input frequency (cycles/pixel)")
 ax.set_ylabel("apparent frequency (cycles/pixel)")
 ax.set_title("stride-4 subsampling folds frequencies")
-ax.legend(fontsize=8)
+ax.set_ylim(0, 0.175)
+ax.legend(fontsize=8, loc="upper center", ncol=2)
 
 ax = axes[1]
 theory_box = np.abs(np.sinc(4 * freqs) / np.sinc(freqs))   # |sum of 4 taps| / 4
@@ -427,7 +431,8 @@ ax.plot(np.arange(0, 41, 4), y_sub[i0, 0, 0, :11], "o", color="C1", label="strid
 ax.plot(xs, np.cos(2 * np.pi * f_sub[i0] * xs), "--", color="C1", label=f"what they look like, f = {f_sub[i0]:.3f}")
 ax.set_xlabel("pixel")
 ax.set_title("a fine grating seen at stride 4")
-ax.legend(fontsize=7, loc="lower left")
+ax.set_ylim(-1.15, 2.1)
+ax.legend(fontsize=7, loc="upper center", ncol=2)
 fig.tight_layout()
 
 # %%

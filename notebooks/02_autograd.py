@@ -37,19 +37,22 @@ rng = np.random.default_rng(0)
 # Every differentiable operation in tinyconv is a `Function` with a `forward` and a `backward`
 # that work on raw arrays. Applying it to tensors that require gradients returns a tensor that
 # remembers its creator: which `Function`, the context the forward saved, and the input tensors.
-# Those links form a graph — the tape. Here is the smallest interesting one, a single neuron
+# Those links form a graph — the tape. Here is a small one: a layer of two tanh neurons on a
+# three-number input, and a scalar "loss" that weighs the two outputs with fixed numbers $v$,
 #
-# $$ y = \tanh\!\Big(\sum_i w_i x_i + b\Big). $$
+# $$ a = Wx + b, \qquad y = \tanh(a), \qquad L = \sum_k v_k\, y_k . $$
 
 # %%
 x = tc.tensor(np.array([1.5, -0.5, 2.0]), requires_grad=True)
-w = tc.tensor(np.array([0.2, -1.0, 0.7]), requires_grad=True)
-b = tc.tensor(np.array(0.1), requires_grad=True)
+W = tc.tensor(np.array([[0.2, -1.0, 0.7], [-0.4, 0.3, 0.1]]), requires_grad=True)
+b = tc.tensor(np.array([0.1, -0.2]), requires_grad=True)
+v = tc.tensor(np.array([1.0, -2.0]))
 
-z = (w * x).sum() + b
-y = F.tanh(z)
+a = W @ x + b
+y = F.tanh(a)
+L = (y * v).sum()
 
-names = {id(x): "x", id(w): "w", id(b): "b"}
+names = {id(x): "x", id(W): "W", id(b): "b", id(v): "v (no grad)"}
 
 
 def show_tape(t, depth=0):
@@ -64,38 +67,42 @@ def show_tape(t, depth=0):
         show_tape(inp, depth + 1)
 
 
-show_tape(y)
+show_tape(L)
 
 # %% [markdown]
-# Reading bottom-up: `Mul` multiplies $w$ and $x$ elementwise, `Sum` reduces, `Add` adds the bias,
-# and the tanh node sits on top. `y.backward()` starts from $\partial y/\partial y = 1$ and visits
-# the nodes in reverse order, each one turning the gradient of its output into gradients of its
-# inputs:
+# Reading bottom-up: `MatMul` forms $Wx$, `Add` adds the bias, `Tanh` squashes, `Mul` weighs by
+# $v$ and `Sum` reduces to the scalar $L$. `L.backward()` starts from $\partial L/\partial L = 1$
+# and visits the nodes in reverse order, each one turning the gradient of its output into
+# gradients of its inputs:
 #
 # $$
-# \frac{\partial y}{\partial z} = 1 - \tanh^2 z,\qquad
-# \frac{\partial y}{\partial w_i} = \frac{\partial y}{\partial z}\,x_i,\qquad
-# \frac{\partial y}{\partial x_i} = \frac{\partial y}{\partial z}\,w_i,\qquad
-# \frac{\partial y}{\partial b} = \frac{\partial y}{\partial z}.
+# \frac{\partial L}{\partial y} = v,\qquad
+# \delta = \frac{\partial L}{\partial a} = v \odot (1 - y^2),\qquad
+# \frac{\partial L}{\partial W} = \delta\, x^\top,\qquad
+# \frac{\partial L}{\partial x} = W^\top \delta,\qquad
+# \frac{\partial L}{\partial b} = \delta .
 # $$
 #
-# The same four lines by hand, and then by the tape:
+# The same lines by hand, and then by the tape:
 
 # %%
-zv = float((w.numpy() * x.numpy()).sum() + b.numpy())
-dy_dz = 1 - np.tanh(zv) ** 2
-by_hand = {"x": dy_dz * w.numpy(), "w": dy_dz * x.numpy(), "b": dy_dz}
+yv = np.tanh(W.numpy() @ x.numpy() + b.numpy())
+delta = v.numpy() * (1 - yv ** 2)
+by_hand = {"x": W.numpy().T @ delta, "W": np.outer(delta, x.numpy()), "b": delta}
 
-y.backward()
-for name, t in (("x", x), ("w", w), ("b", b)):
-    print(f"d y / d {name}: hand {np.round(by_hand[name], 6)}   backward {np.round(t.grad.numpy(), 6)}")
+L.backward()
+for name, t in (("x", x), ("W", W), ("b", b)):
+    print(f"dL/d{name}: by hand {np.round(by_hand[name], 6).tolist()}\n        tape    {np.round(t.grad.numpy(), 6).tolist()}")
     assert np.allclose(by_hand[name], t.grad.numpy(), rtol=1e-12)
 
 # %% [markdown]
 # They agree to the last bit, because they *are* the same arithmetic. This is the whole trick of
 # reverse mode: each node only needs its own local derivative, and the chain rule glues them.
-# Its cost is memory — the forward must keep whatever its backward needs (here, tanh keeps its
-# output, `Mul` keeps both inputs) until the backward pass has used it.
+# Notice the shapes: the gradient of every tensor has that tensor's shape, and the weight
+# gradient is an outer product of the backward signal $\delta$ with the forward input $x$ —
+# the pattern every layer repeats, convolutions included. The cost is memory: the forward must
+# keep whatever its backward needs (tanh keeps its output $y$, `MatMul` keeps $W$ and $x$) until
+# the backward pass has used it.
 #
 # ## 2. Checking a backward with finite differences
 #
@@ -176,13 +183,14 @@ ax.set_ylim(1e-16, 30)
 ax.set_xlabel("step h")
 ax.set_ylabel("|central difference − exact derivative|")
 ax.set_title("finite-difference error: truncation vs round-off")
-ax.legend(fontsize=8, loc="upper center")
+ax.legend(fontsize=8, loc="lower left")
 fig.tight_layout()
 
 # %% [markdown]
 # Both curves are Vs with the predicted slopes: $+2$ on the right (truncation), $-1$ on the left
-# (round-off). The minima sit near $u^{1/3}$ — about $10^{-5}$ in float64 and $10^{-2}$ in
-# float32 — and the best float32 error is several orders of magnitude above float64's. For very
+# (round-off). The minima sit near $u^{1/3}$ — around $10^{-5}$ in float64 and a few times
+# $10^{-3}$ in float32 — and the best float32 error is about six orders of magnitude above
+# float64's, the ratio of their $u^{2/3}$. For very
 # small $h$ in float32, $x + h$ rounds back to $x$, the difference is exactly zero and the error
 # equals the derivative itself: the flat plateau on the left.
 #
@@ -302,7 +310,8 @@ for ax, arr, title in ((axes[1], routed, "max-pool backward\n(first maximum wins
                        (axes[2], numeric_pool, "central differences\n(all four tied at 1.0)")):
     ax.imshow(arr, vmin=0, vmax=1, cmap="Blues")
     for (r, c), val in np.ndenumerate(arr):
-        ax.text(c, r, f"{val:.2f}", ha="center", va="center", fontsize=12)
+        ax.text(c, r, f"{val:.2f}", ha="center", va="center", fontsize=12,
+                color="w" if val > 0.6 else "k")
     ax.set_title(title, fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])

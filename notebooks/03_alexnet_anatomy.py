@@ -42,17 +42,28 @@ rng = np.random.default_rng(0)
 # %%
 model = alexnet("original")
 s = summarize(model, (3, 227, 227))
+
+
+def paper_names(rows):
+    """The paper's names (conv1..conv5, fc6..fc8) for the model's Conv2d and Linear rows."""
+    learnable = [r["name"] for r in rows if r["layer"] in ("Conv2d", "Linear")]
+    return {n: (f"conv{i + 1}" if i < 5 else f"fc{i + 1}") for i, n in enumerate(learnable)}
+
+
+short = paper_names(s["rows"])
 layers = [r for r in s["rows"] if r["layer"] in ("Conv2d", "Linear")]
-print(f"{'layer':<16}{'type':<8}{'output':<16}{'params':>12}{'MACs':>16}")
+print(f"{'layer':<7}{'module':<14}{'output':<16}{'params':>12}{'MACs':>16}")
 for r in layers:
-    print(f"{r['name']:<16}{r['layer']:<8}{str(r['output']):<16}{r['params']:>12,}{r['macs']:>16,}")
+    print(f"{short[r['name']]:<7}{r['name']:<14}{str(r['output']):<16}{r['params']:>12,}{r['macs']:>16,}")
 print(f"\ntotal parameters {s['total_params']:,}; fully connected {s['fc_params']:,} "
       f"= {100 * s['fc_share']:.1f}%")
 conv_macs = sum(r["macs"] for r in layers if r["layer"] == "Conv2d")
 print(f"convolutions do {100 * conv_macs / s['total_macs']:.1f}% of the {s['total_macs']:,} MACs per image")
 
 # %%
-names = [r["name"] for r in layers]
+from matplotlib.patches import Patch
+
+names = [short[r["name"]] for r in layers]
 colors = ["C0" if r["layer"] == "Conv2d" else "C1" for r in layers]
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 for ax, key, title in ((axes[0], "params", "parameters"), (axes[1], "macs", "multiply-accumulates per image")):
@@ -64,15 +75,13 @@ for ax, key, title in ((axes[0], "params", "parameters"), (axes[1], "macs", "mul
     for i, (v, f) in enumerate(zip(vals, share)):
         ax.text(i, v, f"{100 * f:.0f}%", ha="center", va="bottom", fontsize=8)
     ax.set_title(title)
-axes[0].bar([], [], color="C0", label="convolution")
-axes[0].bar([], [], color="C1", label="fully connected")
-axes[0].legend()
+axes[0].legend(handles=[Patch(color="C0", label="convolution"), Patch(color="C1", label="fully connected")])
 fig.tight_layout()
 
 # %% [markdown]
-# The two charts are almost mirror images. The three fully connected layers hold about 96% of
-# the parameters but do only a few percent of the arithmetic; the five convolutions hold a few
-# percent of the parameters and do nearly all the work. The reason is reuse: a convolution
+# The two charts are almost mirror images. The three fully connected layers hold 96% of the
+# parameters but do under a tenth of the arithmetic; the five convolutions hold 4% of the
+# parameters and do over nine tenths of the work. The reason is reuse: a convolution
 # weight is applied at every output position ($55^2 = 3025$ times per image in the first layer),
 # a fully connected weight exactly once.
 #
@@ -123,10 +132,11 @@ for r in gap["rows"][-3:]:
 # already tracks both:
 
 # %%
-print(f"{'layer':<16}{'type':<20}{'RF':>6}{'jump':>6}")
+print(f"{'layer':<8}{'module':<14}{'type':<12}{'RF':>6}{'jump':>6}")
 for r in s["rows"]:
     if r["layer"] in ("Conv2d", "MaxPool2d"):
-        print(f"{r['name']:<16}{r['layer']:<20}{r['receptive_field']:>6}{r['jump']:>6}")
+        label = short.get(r["name"], "pool")
+        print(f"{label:<8}{r['name']:<14}{r['layer']:<12}{r['receptive_field']:>6}{r['jump']:>6}")
 
 # %% [markdown]
 # After conv5 and the last pooling, one unit sees a $195 \times 195$ window of the $227 \times 227$
@@ -165,7 +175,7 @@ def input_gradient(forward, size, channels=1):
 
 def extent(g):
     rows, cols = np.nonzero(g > 0)
-    return rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+    return int(rows.max() - rows.min() + 1), int(cols.max() - cols.min() + 1)
 
 
 w3 = [tc.tensor(rng.uniform(0.1, 1, (4, 4 if i else 1, 3, 3))) for i in range(3)]
@@ -223,7 +233,7 @@ fig.tight_layout()
 # %%
 for name, m in model.named_modules():
     if type(m).__name__ == "Conv2d":
-        print(f"{name:<14} groups={m.groups}  weight {m.weight.shape}")
+        print(f"{short[name]:<7}({name:<12}) groups={m.groups}  weight {m.weight.shape}")
 
 # %% [markdown]
 # The wall is exact, and we can see it two ways. **Forward:** put a signal in the first half of
@@ -301,8 +311,8 @@ out = F.local_response_norm(tc.tensor(batch), **lrn).numpy()[:, :, 0, 0]
 
 base = out[np.argmin(np.abs(strengths - 20))]          # every channel at 20: the neutral state
 for c in (9, 10, 11):
-    print(f"channel {c} (distance {c - 8}): output falls from {base[c]:.3f} to {out[-1, c]:.3f} "
-          f"as channel 8 goes from 20 to {strengths[-1]:.0f}")
+    print(f"channel {c} (distance {c - 8}): output {base[c]:.3f} when channel 8 is at 20, "
+          f"{out[-1, c]:.3f} when it is at {strengths[-1]:.0f}")
 peak = strengths[np.argmax(out[:, 8])]
 others = 4 * 20.0 ** 2
 print(f"channel 8's own output peaks at a = {peak:.0f}; "
@@ -314,26 +324,28 @@ fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 ax = axes[0]
 strong = int(np.argmin(np.abs(strengths - 300)))
 ch = np.arange(16)
-ax.bar(ch - 0.2, batch[strong, :, 0, 0] / 2.0 ** 0.75, 0.4, label=r"input $/\,k^\beta$ (no neighbours)")
-ax.bar(ch + 0.2, out[strong], 0.4, label="after LRN")
-ax.set_yscale("log")
+ax.bar(ch - 0.2, base, 0.4, label="all channels at 20")
+ax.bar(ch + 0.2, out[strong], 0.4, label=f"channel 8 raised to {strengths[strong]:.0f}")
 ax.set_xlabel("channel")
-ax.set_title(f"channel 8 at {strengths[strong]:.0f}: its neighbours 6–10 are suppressed")
+ax.set_ylabel("output after LRN")
+ax.set_title("a strong channel suppresses channels 6–10")
 ax.legend(fontsize=8)
 ax = axes[1]
-for c in (8, 9, 10, 11):
-    ax.plot(strengths, out[:, c] / base[c], label=f"channel {c}" + (" (the strong one)" if c == 8 else ""))
-ax.set_xlabel("strength of channel 8")
-ax.set_ylabel("output / output at strength 20")
-ax.set_yscale("log")
-ax.set_title("a stronger neighbour means a weaker response")
+for c, label in ((8, "channel 8 (the one being raised)"), (9, "channels 9 and 10 (inside its window)"),
+                 (11, "channel 11 (outside)")):
+    ax.plot(strengths, out[:, c], label=label)
+ax.axvline(np.sqrt((2 + 1e-4 * others) / (1e-4 * 0.5)), ls=":", color="0.4")
+ax.set_xlabel("input strength of channel 8")
+ax.set_ylabel("output after LRN")
+ax.set_title("inhibition of the neighbours, saturation of the winner")
 ax.legend(fontsize=8)
 fig.tight_layout()
 
 # %% [markdown]
 # Channels 6 to 10 share channel 8's window and are pushed down several-fold as it grows, while
-# channel 11, three channels away, does not notice at all.
-# The strong channel itself is compressed: its output rises, peaks, and then *falls*, because for
+# channel 11, three channels away, does not notice at all. (Channels 9 and 10 give identical
+# curves: each window contains channel 8 and otherwise only channels at 20.)
+# The strong channel itself is compressed: its output rises, peaks (dotted line), and then *falls*, because for
 # large $a$, $b \approx a / (\alpha a^2)^{0.75} \propto a^{-1/2}$. LRN is therefore a soft
 # competition with saturation, not a monotone rescaling — one reason it was hard to tune and easy
 # to replace.

@@ -146,15 +146,25 @@ ax.set_xlabel("median milliseconds (log scale)")
 ax.set_title(f"live: AlexNet conv3 forward, batch {N}, on this machine")
 fig.tight_layout()
 
+# %%
+for name in ("numpy", "numba"):
+    print(f"{name}: direct takes {live[f'{name} direct'] / live[f'{name} im2col']:.1f}x as long as im2col")
+print(f"numba im2col / numpy im2col: {live['numba im2col'] / live['numpy im2col']:.2f}x the time")
+
 # %% [markdown]
-# What decides these numbers? The im2col path spends almost all of its time in one large matrix
+# What decides these numbers? The im2col path spends most of its time in one large matrix
 # multiply, $(O) \times (C k^2) \cdot (C k^2) \times (OH \cdot OW)$ per image, which runs in the
-# vendor BLAS close to the machine's peak; the Python around it hardly matters, so NumPy and Numba
-# are close there. The direct path never builds the patch matrix, so it saves memory traffic, but
-# its loop nest must be vectorised and blocked by the compiler to approach BLAS — and without
-# Numba it is not a real option at all. Which one wins depends on the layer's shape: a large
-# $C k^2$ and many output pixels favour the GEMM, a layer with few channels (LeNet's first, or
-# AlexNet's first with $C = 3$) gives the GEMM too little to chew on.
+# vendor BLAS close to the machine's peak; what the backend itself contributes is the patch copy
+# and the bias add, so on a GEMM-heavy layer like this one the NumPy and Numba im2col paths differ
+# only by how fast they build the columns. The direct path never builds the patch matrix, saving
+# memory, but its loop nest has to be vectorised and blocked by the compiler to compete with a
+# tuned GEMM, and on a layer with $C k^2 = 2304$ it does not. That is why tinyconv's
+# `algo="auto"` picks im2col unless the column buffer would exceed a memory budget
+# (`tinyconv.ops.conv.choose_algo`): measured on every LeNet-5 and AlexNet layer, the GEMM wins.
+#
+# Timings on a shared machine are noisy — another process competing for the two cores can double
+# a number, and multi-threaded kernels suffer most — so read ratios between rows of one run, not
+# absolute milliseconds across runs.
 #
 # ## 3. The full benchmark
 #

@@ -1,12 +1,18 @@
 """Row-wise (log-)softmax and fused softmax-cross-entropy, in NumPy.
 
-Every exp sees x - max(x) <= 0, so logits of any magnitude give finite results.
+Every exp sees x - max(x) <= 0, so logits of any magnitude give finite results: with
+m = max_j x_j, log sum_j exp(x_j) = m + log sum_j exp(x_j - m), and the sum is in [1, C].
 """
 import numpy as np
 
 
+def _row_max(x):
+    # initial=-inf: a row of zero classes reduces to -inf instead of raising
+    return x.max(axis=1, keepdims=True, initial=-np.inf)
+
+
 def log_softmax_forward(x):
-    shifted = x - x.max(axis=1, keepdims=True)
+    shifted = x - _row_max(x)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
@@ -15,7 +21,7 @@ def log_softmax_backward(gy, y):
 
 
 def softmax_forward(x):
-    e = np.exp(x - x.max(axis=1, keepdims=True))
+    e = np.exp(x - _row_max(x))
     return e / e.sum(axis=1, keepdims=True)
 
 
@@ -26,11 +32,12 @@ def softmax_backward(gy, y):
 def cross_entropy_forward(logits, target, label_smoothing):
     """Per-sample loss -(1-eps) logp[t] - eps/C sum_j logp[j], and logp for backward."""
     n, c = logits.shape
-    logp = log_softmax_forward(logits)
     eps = label_smoothing
-    picked = logp[np.arange(n), target]
-    loss = -(1 - eps) * picked - (eps / c) * logp.sum(axis=1)
-    return loss.astype(logits.dtype), logp
+    logp = log_softmax_forward(logits)
+    loss = -(1 - eps) * logp[np.arange(n), target]
+    if eps > 0:  # skipped at eps = 0 so a -inf logit elsewhere cannot turn 0 * -inf into NaN
+        loss = loss - (eps / c) * logp.sum(axis=1)
+    return loss.astype(logits.dtype, copy=False), logp
 
 
 def cross_entropy_backward(gloss, logp, target, label_smoothing):
@@ -38,4 +45,4 @@ def cross_entropy_backward(gloss, logp, target, label_smoothing):
     eps = label_smoothing
     g = np.exp(logp) - eps / c
     g[np.arange(n), target] -= 1 - eps
-    return (g * gloss[:, None]).astype(logp.dtype)
+    return (g * gloss[:, None]).astype(logp.dtype, copy=False)

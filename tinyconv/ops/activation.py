@@ -1,4 +1,8 @@
-"""relu, leaky_relu, tanh, sigmoid: Functions over the activation kernels."""
+"""relu, leaky_relu, tanh, sigmoid: Functions over the activation kernels.
+
+No `inplace=` argument: tinyconv never overwrites an input, because backward may still need it.
+`Tensor.relu()`, `.tanh()` and `.sigmoid()` are the same functions as methods.
+"""
 from __future__ import annotations
 
 import numbers
@@ -94,6 +98,10 @@ def sigmoid(input):
     return Sigmoid.apply(_prepare(input, "sigmoid"))
 
 
-Tensor.relu = relu
-Tensor.tanh = tanh
-Tensor.sigmoid = sigmoid
+def _install():
+    Tensor.relu = relu
+    Tensor.tanh = tanh
+    Tensor.sigmoid = sigmoid
+
+
+_install()

@@ -1,5 +1,11 @@
-"""linear: y = x W^T + b, with PyTorch's (out_features, in_features) weight layout."""
+"""linear: y = x W^T + b, with PyTorch's (out_features, in_features) weight layout.
+
+The GEMM goes to the vendor BLAS (numpy/cupy.matmul); the bias is added in place by the
+`bias_add` kernel instead of a broadcast that would allocate a second (N, out) array.
+"""
 from __future__ import annotations
+
+import math
 
 from .. import backend
 from ..autograd import Function
@@ -12,29 +18,30 @@ class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
         xp = backend.array_module(x)
-        x2 = x.reshape(-1, x.shape[-1])
+        x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # every leading axis is a sample
         y = xp.matmul(x2, w.T)  # BLAS reads the transposed view directly
         if b is not None:
             y = backend.kernels("activation", y).bias_add(y, b)
         ctx.save_for_backward(x2, w)
         ctx.x_shape = x.shape
-        ctx.has_bias = b is not None
         return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved
         xp = backend.array_module(g)
-        g2 = g.reshape(-1, w.shape[0])
-        gx = xp.matmul(g2, w).reshape(ctx.x_shape) if ctx.needs_input_grad[0] else None
-        gw = xp.matmul(g2.T, x2)
-        if not ctx.has_bias:
+        g2 = g.reshape(x2.shape[0], w.shape[0])
+        need = ctx.needs_input_grad
+        gx = xp.matmul(g2, w).reshape(ctx.x_shape) if need[0] else None
+        gw = xp.matmul(g2.T, x2) if need[1] else None
+        if len(need) == 2:
             return gx, gw
-        return gx, gw, g2.sum(axis=0)
+        return gx, gw, (g2.sum(axis=0) if need[2] else None)
 
 
 def linear(input, weight, bias=None):
-    """input (*, in_features), weight (out_features, in_features), bias (out_features,)."""
+    """input (*, in_features), weight (out_features, in_features), bias (out_features,) or None;
+    returns (*, out_features)."""
     op = "linear"
     x = C.as_tensor(input, "input", op)
     w = C.as_tensor(weight, "weight", op)
@@ -43,7 +50,7 @@ def linear(input, weight, bias=None):
     C.check_ndim(w, 2, "weight", op, "(out_features, in_features)")
     if x.ndim < 1 or x.shape[-1] != w.shape[1]:
         raise ValueError(f"{op}: input's last dimension must equal weight's in_features "
-                         f"{w.shape[1]}; input {x.shape}, weight {w.shape}")
+                         f"{w.shape[1]}; got input {x.shape}, weight {w.shape}")
     b = None
     if bias is not None:
         b = C.as_tensor(bias, "bias", op)
@@ -53,4 +60,6 @@ def linear(input, weight, bias=None):
                              f"got {b.shape}")
     C.check_same_dtype(op, input=x, weight=w, bias=b)
     x = C.contiguous_tensor(x)
-    return Linear.apply(x, w) if b is None else Linear.apply(x, w, b)
+    if b is None:
+        return Linear.apply(x, w)
+    return Linear.apply(x, w, C.contiguous_tensor(b))

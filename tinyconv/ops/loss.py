@@ -1,6 +1,11 @@
-"""log_softmax, softmax, cross_entropy (fused with log-softmax) and nll_loss."""
+"""log_softmax, softmax, cross_entropy (fused with log-softmax) and nll_loss.
+
+The kernels work on the rows of a 2-D array; these functions bring any layout to that form by
+moving the normalised axis (`dim`, or the class axis C) last and flattening the rest.
+"""
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -14,24 +19,21 @@ __all__ = ["log_softmax", "softmax", "cross_entropy", "nll_loss"]
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _implicit_dim(ndim):
-    return 0 if ndim in (0, 1, 3) else 1  # PyTorch's legacy rule for dim=None
+def _as_rows(xp, a, dim):
+    """a with `dim` moved last, as contiguous rows (M, a.shape[dim]); also the moved shape."""
+    moved = xp.moveaxis(a, dim, -1)
+    rows = moved.reshape(math.prod(moved.shape[:-1]), moved.shape[-1])  # no -1: C may be 0
+    return xp.ascontiguousarray(rows), moved.shape
 
 
 class _RowFunction(Function):
-    """Applies a row-wise kernel pair after moving `dim` last and flattening to 2-D."""
+    """Applies the `<kernel>_forward/_backward` pair of the softmax kernels along `dim`."""
     kernel = ""
-
-    @classmethod
-    def _rows(cls, a, dim):
-        xp = backend.array_module(a)
-        moved = xp.moveaxis(a, dim, -1)
-        return xp.ascontiguousarray(moved.reshape(-1, a.shape[dim])), moved.shape
 
     @classmethod
     def forward(cls, ctx, x, dim=1):
         xp = backend.array_module(x)
-        rows, moved_shape = cls._rows(x, dim)
+        rows, moved_shape = _as_rows(xp, x, dim)
         y = getattr(backend.kernels("softmax", x), f"{cls.kernel}_forward")(rows)
         ctx.save_for_backward(y)
         ctx.dim, ctx.moved_shape = dim, moved_shape
@@ -41,7 +43,7 @@ class _RowFunction(Function):
     def backward(cls, ctx, g):
         xp = backend.array_module(g)
         (y,) = ctx.saved
-        rows, _ = cls._rows(g, ctx.dim)
+        rows, _ = _as_rows(xp, g, ctx.dim)
         gx = getattr(backend.kernels("softmax", g), f"{cls.kernel}_backward")(rows, y)
         return xp.moveaxis(gx.reshape(ctx.moved_shape), -1, ctx.dim)
 
@@ -56,30 +58,93 @@ class Softmax(_RowFunction):
 
 def _dim(x, dim, op):
     if dim is None:
-        dim = _implicit_dim(x.ndim)
-    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral) or not -max(x.ndim, 1) <= dim < max(x.ndim, 1):
-        raise ValueError(f"{op}: dim {dim!r} is out of range for input of shape {x.shape}")
-    return int(dim) % max(x.ndim, 1)
+        return 0 if x.ndim in (0, 1, 3) else 1  # PyTorch's implicit choice for dim=None
+    if isinstance(dim, bool) or not isinstance(dim, numbers.Integral):
+        raise TypeError(f"{op}: dim must be an int, got {dim!r}")
+    rank = max(x.ndim, 1)  # a 0-d tensor accepts dim 0 or -1, as in PyTorch
+    if not -rank <= dim < rank:
+        raise ValueError(f"{op}: dim {dim} is out of range [{-rank}, {rank - 1}] for input "
+                         f"of shape {x.shape}")
+    return int(dim) % rank
+
+
+def _normalise(fn, input, dim, op):
+    x = C.as_tensor(input, "input", op)
+    C.check_float(x, "input", op)
+    d = _dim(x, dim, op)
+    if x.ndim == 0:  # a single element: treat it as a row of one class
+        return fn.apply(x.reshape(1), dim=0).reshape(())
+    return fn.apply(x, dim=d)
 
 
 def log_softmax(input, dim=None):
-    x = C.as_tensor(input, "input", "log_softmax")
-    C.check_float(x, "input", "log_softmax")
-    if x.ndim == 0:
-        raise ValueError("log_softmax: input must have at least 1 dimension")
-    return LogSoftmax.apply(x, dim=_dim(x, dim, "log_softmax"))
+    """log(softmax(input)) along `dim`, as x - logsumexp(x) with the max subtracted first."""
+    return _normalise(LogSoftmax, input, dim, "log_softmax")
 
 
 def softmax(input, dim=None):
-    x = C.as_tensor(input, "input", "softmax")
-    C.check_float(x, "input", "softmax")
+    """exp(x) / sum(exp(x)) along `dim`, with the max subtracted first (finite for any x)."""
+    return _normalise(Softmax, input, dim, "softmax")
+
+
+# --- losses over class indices ---------------------------------------------------------------
+def _target_array(target, sample_shape, num_classes, input_shape, op):
+    """Validated int64 class indices of `sample_shape`, on the input's device."""
+    if isinstance(target, Tensor):
+        t = target.data
+    elif hasattr(target, "dtype") and hasattr(target, "shape"):  # a NumPy or CuPy array
+        t = target
+    else:
+        raise TypeError(f"{op}: target must be an integer Tensor of class indices, got "
+                        f"{type(target).__name__}")
+    if t.dtype.kind not in "iu":
+        raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype} "
+                        f"(probability targets are not supported)")
+    if tuple(t.shape) != sample_shape:
+        raise ValueError(f"{op}: target shape {tuple(t.shape)} does not match input shape "
+                         f"{input_shape}: expected {sample_shape}")
+    if t.size:
+        lo, hi = int(t.min()), int(t.max())
+        if lo < 0 or hi >= num_classes:
+            bad = lo if lo < 0 else hi
+            raise ValueError(f"{op}: target value {bad} is out of range for {num_classes} "
+                             f"classes: class indices must be in [0, {num_classes})")
+    xp = backend.array_module(t)
+    return xp.ascontiguousarray(t.astype(np.int64, copy=False))
+
+
+def _class_rows(x, target, op):
+    """PyTorch's layouts -> (rows (M, C), int64 targets (M,), per-sample shape):
+    (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...)."""
     if x.ndim == 0:
-        raise ValueError("softmax: input must have at least 1 dimension")
-    return Softmax.apply(x, dim=_dim(x, dim, "softmax"))
+        raise ValueError(f"{op}: input must be (N, C), (C,) or (N, C, d1, ...), got a 0-d tensor")
+    if x.ndim == 1:
+        c, sample_shape = x.shape[0], ()
+    else:
+        c, sample_shape = x.shape[1], (x.shape[0],) + x.shape[2:]
+    t = _target_array(target, sample_shape, c, x.shape, op)
+    if x.ndim != 2:  # classes last, then one row per sample (and per position)
+        if x.ndim > 2:
+            x = x.permute((0,) + tuple(range(2, x.ndim)) + (1,))
+        x = x.reshape(math.prod(sample_shape), c)
+    return C.contiguous_tensor(x), Tensor(t.reshape(-1)), sample_shape
+
+
+def _reduce(losses, reduction, sample_shape):
+    if reduction == "mean":
+        return losses.mean()
+    if reduction == "sum":
+        return losses.sum()
+    return losses.reshape(sample_shape)
+
+
+def _check_reduction(reduction, op):
+    if not isinstance(reduction, str) or reduction not in REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
 
 
 class CrossEntropy(Function):
-    """Per-sample losses (N,) from logits (N, C); the reduction happens outside."""
+    """Per-sample losses (M,) from logits (M, C); the reduction happens outside."""
 
     @staticmethod
     def forward(ctx, logits, target, label_smoothing=0.0):
@@ -92,68 +157,30 @@ class CrossEntropy(Function):
     @staticmethod
     def backward(ctx, g):
         logp, target = ctx.saved
-        k = backend.kernels("softmax", g)
-        return k.cross_entropy_backward(g, logp, target, ctx.eps), None
-
-
-def _target(target, n_expected_shape, num_classes, op):
-    if isinstance(target, Tensor):
-        t = target.data
-    elif hasattr(target, "dtype") and hasattr(target, "shape"):
-        t = target
-    else:
-        raise TypeError(f"{op}: target must be an integer Tensor of class indices, got "
-                        f"{type(target).__name__}")
-    if t.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold integer class indices, got dtype {t.dtype}")
-    if tuple(t.shape) != n_expected_shape:
-        raise ValueError(f"{op}: target shape {tuple(t.shape)} does not match the input: expected "
-                         f"{n_expected_shape} class indices for logits of that batch")
-    xp = backend.array_module(t)
-    if t.size:
-        lo, hi = int(t.min()), int(t.max())
-        if lo < 0 or hi >= num_classes:
-            bad = lo if lo < 0 else hi
-            raise ValueError(f"{op}: target value {bad} is outside [0, {num_classes}) classes")
-    return xp.ascontiguousarray(t.astype(np.int64, copy=False))
-
-
-def _reduce(losses, reduction, op):
-    if reduction == "mean":
-        return losses.mean()
-    if reduction == "sum":
-        return losses.sum()
-    return losses
+        g = backend.array_module(g).ascontiguousarray(g)
+        return backend.kernels("softmax", g).cross_entropy_backward(g, logp, target, ctx.eps), None
 
 
 def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
     """Softmax cross-entropy from raw logits, fused and stable (logits of 1e4 are fine).
 
-    input (N, C) or (N, C, d1, ...); target (N,) or (N, d1, ...) integer class indices.
-    label_smoothing eps mixes the one-hot target with the uniform distribution:
-    loss = -(1-eps) log p[t] - eps/C sum_j log p[j].
+    input (N, C), (C,) or (N, C, d1, ...) logits; target (N,), () or (N, d1, ...) integer class
+    indices in [0, C) (not differentiable). label_smoothing eps mixes the one-hot target with
+    the uniform distribution: loss = -(1-eps) log p[t] - eps/C sum_j log p[j].
+    reduction: "mean" over all samples (and positions), "sum", or "none" (the target's shape).
     """
     op = "cross_entropy"
     x = C.as_tensor(input, "input", op)
     C.check_float(x, "input", op)
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    _check_reduction(reduction, op)
     eps = C.check_probability(label_smoothing, "label_smoothing", op)
-    if x.ndim < 2:
-        raise ValueError(f"{op}: input must be (N, C) logits (or (N, C, d1, ...)), got shape {x.shape}")
-    n, c = x.shape[0], x.shape[1]
-    expected = (n,) + x.shape[2:]
-    t = _target(target, expected, c, op)
-    if x.ndim > 2:  # move classes last: (N, d1, ..., C) rows
-        x = x.permute((0,) + tuple(range(2, x.ndim)) + (1,)).reshape(-1, c)
-        t = t.reshape(-1)
-    losses = CrossEntropy.apply(C.contiguous_tensor(x), Tensor(t), label_smoothing=eps)
-    if reduction == "none" and len(expected) > 1:
-        losses = losses.reshape(expected)
-    return _reduce(losses, reduction, op)
+    rows, t, sample_shape = _class_rows(x, target, op)
+    return _reduce(CrossEntropy.apply(rows, t, label_smoothing=eps), reduction, sample_shape)
 
 
 class NLL(Function):
+    """-logp[i, t_i] for log-probability rows (M, C)."""
+
     @staticmethod
     def forward(ctx, logp, target):
         xp = backend.array_module(logp)
@@ -171,12 +198,13 @@ class NLL(Function):
 
 
 def nll_loss(input, target, reduction="mean"):
-    """Negative log-likelihood of log-probabilities input (N, C) at integer targets (N,)."""
+    """Negative log-likelihood of log-probabilities (e.g. from log_softmax) at class indices.
+
+    Same layouts as cross_entropy: cross_entropy(x, t) == nll_loss(log_softmax(x, 1), t).
+    """
     op = "nll_loss"
     x = C.as_tensor(input, "input", op)
     C.check_float(x, "input", op)
-    C.check_ndim(x, 2, "input", op, "(N, C) log-probabilities")
-    if reduction not in REDUCTIONS:
-        raise ValueError(f"{op}: reduction must be one of {REDUCTIONS}, got {reduction!r}")
-    t = _target(target, (x.shape[0],), x.shape[1], op)
-    return _reduce(NLL.apply(x, Tensor(t)), reduction, op)
+    _check_reduction(reduction, op)
+    rows, t, sample_shape = _class_rows(x, target, op)
+    return _reduce(NLL.apply(rows, t), reduction, sample_shape)

@@ -2,7 +2,8 @@
 
 Laid out like PyTorch's so its habits carry over: `param_groups` is a list of dicts, each with
 "params" and its own copy of every hyper-parameter (a scheduler changes group["lr"]); `state`
-maps a parameter to its buffers (momentum, moment estimates). Subclasses implement `_update`,
+maps id(parameter) to its buffers (momentum, moment estimates) — ids rather than the tensors,
+so keys never depend on how Tensor defines equality. Subclasses implement `_update`,
 which works on raw arrays (NumPy or CuPy, through `backend.array_module`) in place, so no graph
 is ever recorded and a parameter keeps its array object.
 """
@@ -47,7 +48,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError("params must be an iterable of Tensors or of dicts (parameter groups), "
                             "got a single Tensor; wrap it in a list")
-        groups = list(params)
+        groups = [params] if isinstance(params, dict) else list(params)
         if not groups:
             raise ValueError(f"{type(self).__name__} got an empty parameter list")
         if not isinstance(groups[0], dict):
