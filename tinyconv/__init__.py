@@ -7,7 +7,7 @@ from .gradcheck import GradcheckError, gradcheck
 from .ops.basic import cat, flatten, permute, reshape, stack, transpose
 from .random import initial_seed, manual_seed
 from .serialization import from_torch, load, save
-from . import cuda, data, metrics, nn  # noqa: E402
+from . import cuda, data, metrics, models, nn, optim  # noqa: E402
 
 float32 = "float32"
 float64 = "float64"
