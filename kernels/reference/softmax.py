@@ -6,13 +6,10 @@ m = max_j x_j, log sum_j exp(x_j) = m + log sum_j exp(x_j - m), and the sum is i
 import numpy as np
 
 
-def _row_max(x):
-    # initial=-inf: a row of zero classes reduces to -inf instead of raising
-    return x.max(axis=1, keepdims=True, initial=-np.inf)
-
-
 def log_softmax_forward(x):
-    shifted = x - _row_max(x)
+    if x.shape[1] == 0:  # no classes: nothing to normalise (and max() would raise)
+        return x.copy()
+    shifted = x - x.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
@@ -21,7 +18,9 @@ def log_softmax_backward(gy, y):
 
 
 def softmax_forward(x):
-    e = np.exp(x - _row_max(x))
+    if x.shape[1] == 0:
+        return x.copy()
+    e = np.exp(x - x.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
 
 
