@@ -27,10 +27,10 @@
 #    multiply with `im2col`, and watch a stride of 4 fold fine detail into false coarse patterns.
 
 # %%
+import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
 import numpy as np
 import matplotlib.pyplot as plt
 
-import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv.kernels.reference.conv import im2col
 from tinyconv.models import alexnet, lenet5
@@ -250,8 +250,8 @@ for ax, (im, title) in zip(axes, panels):
 fig.tight_layout()
 
 # %% [markdown]
-# The shared filter commutes with the shift to rounding error; the locally connected layer does
-# not. Sharing is therefore not a compression trick but a statement about the world — a
+# The shared filter commutes with the shift exactly (at worst it would differ by rounding); the
+# locally connected layer does not. Sharing is therefore not a compression trick but a statement about the world — a
 # stroke is a stroke wherever it is — and the 784-fold parameter saving is a consequence of it.
 #
 # ## 4. im2col: convolution as one matrix multiply
@@ -444,10 +444,9 @@ print(f"box filter, first frequency above 1/8 ({freqs[above][0]:.3f}): amplitude
 # The middle panel shows the remedy and its limit. Averaging each 4-pixel cell before sampling
 # (a box filter, the crudest low-pass) nearly kills the frequencies that alias to zero and damps
 # the rest, but just above $1/8$ more than half of the amplitude still leaks through and folds
-# (printed below). A learned
-# $11 \times 11$ filter can suppress more, but nothing forces it to: AlexNet's stride-4 first layer
-# is a deliberate trade of fidelity for speed, and later networks replaced it with small strides
-# or smaller kernels stacked deeper (chapter 3).
+# (printed above). A learned $11 \times 11$ filter can suppress more, but nothing forces it to:
+# AlexNet's stride-4 first layer is a deliberate trade of fidelity for speed, and later networks
+# replaced it with smaller strides and small kernels stacked deeper (chapter 3).
 #
 # ## Summary
 #

@@ -22,10 +22,10 @@
 # a hand-written backward — the question every kernel in tinyconv must answer.
 
 # %%
+import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
 import numpy as np
 import matplotlib.pyplot as plt
 
-import tinyconv as tc
 import tinyconv.nn.functional as F
 
 tc.manual_seed(0)
@@ -173,9 +173,9 @@ for color, (name, err) in zip(("C0", "C1"), errors.items()):
     left = (hs < hs[i] / 30) & (err < abs(exact) / 2)
     c_trunc = np.median(err[right] / hs[right] ** 2)
     c_round = np.median(err[left] * hs[left] / u)
-    ax.loglog(hs[i:], c_trunc * hs[i:] ** 2, ":", color=color)
+    ax.loglog(hs[i:], c_trunc * hs[i:] ** 2, ":", color="k", lw=1.2)
     ax.loglog(hs[:i + 1], c_round * u / hs[:i + 1], "--", color=color, lw=1)
-ax.plot([], [], ":", color="0.4", label=r"fit $c\,h^2$ (truncation)")
+ax.plot([], [], ":", color="k", label=r"fit $c\,h^2$ (truncation, both dtypes)")
 ax.plot([], [], "--", color="0.4", label=r"fit $c\,u/h$ (round-off)")
 ax.axvline(1e-6, color="C3", lw=0.8)
 ax.text(1.3e-6, 1e-15, "gradcheck's\ndefault eps", color="C3", fontsize=8)
@@ -190,9 +190,9 @@ fig.tight_layout()
 # Both curves are Vs with the predicted slopes: $+2$ on the right (truncation), $-1$ on the left
 # (round-off). The minima sit near $u^{1/3}$ — around $10^{-5}$ in float64 and a few times
 # $10^{-3}$ in float32 — and the best float32 error is about six orders of magnitude above
-# float64's, the ratio of their $u^{2/3}$. For very
-# small $h$ in float32, $x + h$ rounds back to $x$, the difference is exactly zero and the error
-# equals the derivative itself: the flat plateau on the left.
+# float64's, the ratio of their $u^{2/3}$. For very small $h$ in float32, $x + h$ rounds back to
+# $x$, the difference is exactly zero and the error equals the derivative itself: the flat
+# plateau on the left.
 #
 # This is why `tc.gradcheck` refuses float32 inputs. In float64 its default step $10^{-6}$ lands
 # near the bottom of the V for well-scaled functions, leaving room for a tolerance of $10^{-5}$;
@@ -354,8 +354,8 @@ print(f"windows with a tied maximum: {tied.mean():.4f}  (1/16 = {1 / 16:.4f})")
 # - The tape records `Function` nodes; `backward()` applies each node's local derivative in
 #   reverse order — exactly the chain rule you would write by hand.
 # - Central differences have $O(h^2)$ truncation and $O(u/h)$ round-off error; the best step is
-#   near $u^{1/3}$, giving ~$10^{-10}$ accuracy in float64 but only ~$10^{-3}$ in float32.
-#   Gradient checks belong in float64.
+#   near $u^{1/3}$, and the best float32 error is about a million times float64's. Gradient
+#   checks belong in float64.
 # - Checking through `.sum()` tests one vector-Jacobian product; a random upstream gradient tests
 #   them all, almost surely catching permutation and transpose bugs.
 # - At kinks (ReLU at 0, max-pool ties) finite differences and the backward legitimately disagree;

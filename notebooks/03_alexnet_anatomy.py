@@ -22,10 +22,10 @@
 # convolutions, and local response normalization — actually do.
 
 # %%
+import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
 import numpy as np
 import matplotlib.pyplot as plt
 
-import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv.models import alexnet
 from tinyconv.summary import summarize
@@ -86,9 +86,9 @@ fig.tight_layout()
 # a fully connected weight exactly once.
 #
 # The single largest matrix is the first fully connected layer, $9216 \to 4096$: the flattened
-# $256 \times 6 \times 6$ feature map connected to everything. Those 37.7 million numbers are also
-# where AlexNet overfits, which is why the paper puts dropout in front of the first two fully
-# connected layers.
+# $256 \times 6 \times 6$ feature map connected to everything. Those 37.7 million numbers are most
+# of the network's capacity to memorise its training set, and the paper fights that overfitting
+# with dropout on the first two fully connected layers.
 #
 # ## 2. Global average pooling: a head with 0.4% of the parameters
 #
@@ -344,15 +344,14 @@ fig.tight_layout()
 # %% [markdown]
 # Channels 6 to 10 share channel 8's window and are pushed down several-fold as it grows, while
 # channel 11, three channels away, does not notice at all. (Channels 9 and 10 give identical
-# curves: each window contains channel 8 and otherwise only channels at 20.)
-# The strong channel itself is compressed: its output rises, peaks (dotted line), and then *falls*, because for
-# large $a$, $b \approx a / (\alpha a^2)^{0.75} \propto a^{-1/2}$. LRN is therefore a soft
-# competition with saturation, not a monotone rescaling — one reason it was hard to tune and easy
-# to replace.
+# curves: each window contains channel 8 and otherwise only channels at 20.) The strong channel
+# itself is compressed: its output rises, peaks (dotted line), and then *falls*, because for large
+# $a$, $b \approx a / (\alpha a^2)^{0.75} \propto a^{-1/2}$. LRN is therefore a soft competition
+# with saturation, not a monotone rescaling — one reason it was hard to tune and easy to replace.
 #
 # ## Summary
 #
-# - ~96% of AlexNet's parameters sit in the fully connected layers, but almost all of its
+# - 96% of AlexNet's parameters sit in the fully connected layers, but over 90% of its
 #   arithmetic is in the convolutions: parameters and compute are different budgets.
 # - A global-average-pooling head replaces 58.6 million classifier parameters by 257,000.
 # - Receptive fields follow $r \mathrel{+}= (k-1)\,j$, $j \mathrel{*}= s$; stacks of $3 \times 3$

@@ -14,8 +14,8 @@
 # %% [markdown]
 # # Chapter 4 — Training LeNet-5 on real digits
 #
-# LeNet-5 (LeCun, Bottou, Bengio and Haffner, 1998) read handwritten digits for banks and post
-# offices with two convolutional layers, two subsampling layers and three fully connected ones —
+# LeNet-5 (LeCun, Bottou, Bengio and Haffner, 1998) read handwritten digits on bank cheques with
+# two convolutional layers, two subsampling layers and three fully connected ones —
 # about 60 thousand parameters, a thousand times fewer than AlexNet. Here we train it on real
 # MNIST digits with tinyconv's kernels, look at what it learned and where it still fails, and run
 # two small controlled experiments: ReLU against tanh, and max- against average-pooling.
@@ -27,10 +27,10 @@
 # %%
 import time
 
+import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
 import numpy as np
 import matplotlib.pyplot as plt
 
-import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv import data, metrics
 from tinyconv.models import lenet5
@@ -46,8 +46,8 @@ print("backend:", tc.get_backend())
 #
 # `data.MNIST()` is a stratified 5,000-image subset of MNIST that ships offline (400 training and
 # 100 test images per digit). LeNet-5 expects $32 \times 32$ inputs — the original design padded
-# the $28 \times 28$ digits so that strokes near the border still reach the centre of a
-# $5 \times 5$ window — so the loader pads by 2 and standardises the pixels with the mean and
+# the $28 \times 28$ digits so that features at a digit's edge, such as the end of a stroke, can
+# fall in the centre of a receptive field — so the loader pads by 2 and standardises the pixels with the mean and
 # standard deviation of MNIST's training images. (Statistics come from training data only: the
 # test split must not influence any choice made before testing. Our 4,000-image split agrees
 # with the full training set to two decimals.)
@@ -94,9 +94,10 @@ print(f"total {s['total_params']:,} parameters")
 # $$ v \leftarrow \mu v + \nabla_\theta L, \qquad \theta \leftarrow \theta - \eta v, $$
 #
 # with learning rate $\eta = 0.02$ and momentum $\mu = 0.9$ (a larger rate learns faster in the
-# first epoch here but occasionally derails a run, which would drown the comparisons below). `tinyconv.train.fit` runs this loop
-# and evaluates on the test split after each epoch; here we write the loop out once, so that we can
-# record the loss after every batch rather than only per epoch.
+# first epoch here but occasionally derails a run, which would drown the comparisons below).
+# `tinyconv.train.fit` runs this loop and evaluates on the test split after each epoch; here we
+# write the loop out once, so that we can record the loss after every batch rather than only per
+# epoch.
 
 # %%
 def make_run(seed, activation="relu", pool="max"):
@@ -124,7 +125,8 @@ for epoch in range(3):
     epoch_acc.append(result["accuracy"])
     print(f"epoch {epoch + 1}: last-batch loss {batch_losses[-1]:.3f}, "
           f"test accuracy {100 * result['accuracy']:.1f}%")
-print(f"{len(batch_losses)} steps in {time.perf_counter() - t0:.1f} s")
+print(f"{len(batch_losses)} steps in {time.perf_counter() - t0:.1f} s "
+      "(including Numba's one-time compilation of any kernel not yet in its cache)")
 
 # %%
 steps_per_epoch = len(train_loader)
@@ -189,7 +191,8 @@ fig.tight_layout()
 
 # %% [markdown]
 # (The test loader does not shuffle, so `final["preds"][i]` belongs to `test_set.data[i]`.)
-# Many of the mistakes are digits a person would hesitate over too.
+# Some of the mistakes are genuinely ambiguous shapes; others are plain errors that a longer run
+# would fix.
 #
 # ## 5. What the first layer learned
 #
@@ -222,9 +225,9 @@ fig.tight_layout()
 
 # %% [markdown]
 # Training has moved the filters well away from their random start (the printed relative
-# change). The responses show what the layer is for: each map lights up a different part of the
-# digit — some respond to edges on one side of a stroke, some to the stroke's body — and the next
-# layer builds on these maps rather than on raw pixels. With more data and more epochs the
+# change). The responses show what the layer is for: each map highlights different parts of the
+# digit — edges on one side of a stroke for some filters, the body of the stroke for others — and
+# the next layer builds on these maps rather than on raw pixels. With more data and more epochs the
 # filters become smoother, cleaner edge and stroke detectors.
 #
 # ## 6. Two controlled experiments, and how much to trust them
@@ -262,18 +265,18 @@ for (activation, pool, seed), acc in runs.items():
 # %%
 configs = [("relu", "max"), ("tanh", "max"), ("relu", "avg"), ("tanh", "avg")]
 accs = [100 * runs[(a, p, 0)] for a, p in configs]
+seeds = 100 * np.array(baseline)
 fig, ax = plt.subplots(figsize=(7, 3.4))
-ax.bar(range(4), accs, color=["C0", "C1", "C2", "C3"])
-ax.errorbar(0, np.mean(100 * np.array(baseline)), yerr=[[np.mean(baseline) * 100 - min(baseline) * 100],
-            [max(baseline) * 100 - np.mean(baseline) * 100]], fmt="k_", capsize=6,
-            label="relu + max over 3 seeds (range)")
+ax.bar(range(4), accs, color=["C0", "C1", "C2", "C3"], alpha=0.8)
+ax.plot(np.zeros(3) + [-0.1, 0, 0.1], seeds, "ko", ms=4, label="relu + max, seeds 0, 1, 2")
 for i, a in enumerate(accs):
-    ax.text(i, a, f"{a:.1f}", ha="center", va="bottom")
+    top = max(a, seeds.max()) if i == 0 else a
+    ax.text(i, top + 0.3, f"{a:.1f}", ha="center", va="bottom")
 ax.set_xticks(range(4), [f"{a} + {p}" for a, p in configs])
-ax.set_ylim(min(accs + [100 * min(baseline)]) - 5, 100)
+ax.set_ylim(min(accs + list(seeds)) - 4, max(accs + list(seeds)) + 3)
 ax.set_ylabel("test accuracy after 2 epochs (%)")
-ax.set_title("one change at a time (seed 0)")
-ax.legend(fontsize=8, loc="lower right")
+ax.set_title("one change at a time (bars: seed 0)")
+ax.legend(fontsize=8, loc="upper right")
 fig.tight_layout()
 
 # %%
@@ -290,9 +293,9 @@ print(f"\nnotebook wall time so far: {time.perf_counter() - t_start:.0f} s")
 # %% [markdown]
 # Read the table with the yardstick in hand. A difference smaller than the seed-to-seed spread
 # is not evidence of anything; a difference larger than it, from single runs of two epochs, is a
-# hint, not a result. Three things make these comparisons fragile. First, a learning rate tuned
-# for one activation is not tuned for the other: tanh saturates, so its gradients shrink for large
-# pre-activations, while ReLU's do not. Second, after two epochs we compare *speed of learning*
+# hint, not a result. Three things make these comparisons fragile. First, one learning rate for
+# all four configurations favours whichever it happens to suit: tanh saturates, so its gradients
+# shrink for large pre-activations, while ReLU's do not, and the best rate differs between them. Second, after two epochs we compare *speed of learning*
 # more than final quality. Third, 1,000 test images means one image is 0.1 points, and even a
 # perfectly repeatable network measured on a fresh set of 1,000 images would move by about the
 # binomial standard error $\sqrt{p(1-p)/n}$ (printed above).
@@ -306,6 +309,7 @@ print(f"\nnotebook wall time so far: {time.perf_counter() - t_start:.0f} s")
 # - The training loop is five lines: forward, loss, `zero_grad`, `backward`, `step`.
 # - LeNet-5's 61,706 parameters learn MNIST digits to high accuracy in a few epochs of 4,000
 #   images; the confusion matrix and the misclassified images show what remains hard.
-# - First-layer filters become oriented stroke detectors.
+# - First-layer filters move from noise towards edge and stroke detectors; their response maps are
+#   what the second layer sees.
 # - Comparisons between configurations need a noise yardstick: measure the seed-to-seed spread
 #   before believing a difference.

@@ -26,10 +26,10 @@ import statistics
 import time
 from pathlib import Path
 
+import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
 import numpy as np
 import matplotlib.pyplot as plt
 
-import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv import backend
 
@@ -118,9 +118,10 @@ if tc.cuda.is_available():
 
     def run_gpu():
         y = F.conv2d(xg, wg, padding=1)
-        cupy.cuda.get_current_stream().synchronize()
-        return y.numpy()
-    outputs[("cupy", "")], first, med = time_it(run_gpu, repeat=20)
+        cupy.cuda.get_current_stream().synchronize()   # kernels launch asynchronously
+        return y
+    y_gpu, first, med = time_it(run_gpu, repeat=20)
+    outputs[("cupy", "")] = y_gpu.numpy()               # the copy to the host is not timed
     live["cupy"] = med
     print(f"cupy           median {1e3 * med:7.3f} ms = {flops / med / 1e9:8.1f} GFLOP/s")
 else:
@@ -154,17 +155,25 @@ print(f"numba im2col / numpy im2col: {live['numba im2col'] / live['numpy im2col'
 # %% [markdown]
 # What decides these numbers? The im2col path spends most of its time in one large matrix
 # multiply, $(O) \times (C k^2) \cdot (C k^2) \times (OH \cdot OW)$ per image, which runs in the
-# vendor BLAS close to the machine's peak; what the backend itself contributes is the patch copy
-# and the bias add, so on a GEMM-heavy layer like this one the NumPy and Numba im2col paths differ
-# only by how fast they build the columns. The direct path never builds the patch matrix, saving
-# memory, but its loop nest has to be vectorised and blocked by the compiler to compete with a
-# tuned GEMM, and on a layer with $C k^2 = 2304$ it does not. That is why tinyconv's
-# `algo="auto"` picks im2col unless the column buffer would exceed a memory budget
-# (`tinyconv.ops.conv.choose_algo`): measured on every LeNet-5 and AlexNet layer, the GEMM wins.
+# vendor BLAS close to the machine's peak. What differs between the NumPy and Numba im2col rows is
+# everything around the GEMM: building the columns, the reshapes, the bias add.
 #
-# Timings on a shared machine are noisy — another process competing for the two cores can double
-# a number, and multi-threaded kernels suffer most — so read ratios between rows of one run, not
-# absolute milliseconds across runs.
+# The two `direct` rows are different animals. The NumPy reference expresses direct convolution as
+# one `einsum` over a strided view of the input windows, and NumPy hands that contraction to BLAS
+# as well — so it lands near im2col. The Numba `direct` kernel is a genuine loop nest that never
+# materialises the patch matrix; it saves memory, but the compiler's code for it cannot match a
+# tuned GEMM on a layer with a reduction of $C k^2 = 2304$. That is why tinyconv's `algo="auto"`
+# picks im2col unless the column buffer would exceed a memory budget
+# (`tinyconv.ops.conv.choose_algo`); the library measured im2col faster on every LeNet-5 and
+# AlexNet layer.
+#
+# Threads are the other half of the story on a small machine. After a GEMM, OpenBLAS's worker
+# threads busy-wait for more work, and a Numba kernel that runs next shares the cores with them.
+# tinyconv shortens that spin (`OPENBLAS_THREAD_TIMEOUT`, see `tinyconv/_runtime.py`), but the
+# setting only takes effect if tinyconv is imported *before* NumPy loads its BLAS — which is why
+# every notebook here imports tinyconv first. Timings on a shared machine are noisy for the same
+# reason: another process competing for the two cores can double a number, and multi-threaded
+# kernels suffer most. Read ratios between rows of one run, not absolute milliseconds across runs.
 #
 # ## 3. The full benchmark
 #
@@ -230,16 +239,17 @@ for name, payload in runs:
 
 # %% [markdown]
 # How to read the benchmark: a time ratio below 1 against NumPy means faster than the reference
-# kernels; against PyTorch, it says how far a from-scratch engine is from a production one whose
-# convolutions go through oneDNN. Three patterns usually stand out:
+# kernels; against PyTorch, it says how far a from-scratch engine is from a production one with
+# heavily optimised (oneDNN) convolutions. Three things to look for, and the reasons to expect
+# them:
 #
-# - **GEMM-bound layers** (AlexNet conv2–conv5, the fully connected layers) are decided by BLAS,
-#   so every CPU backend lands within a small factor of the others.
-# - **Layers with little arithmetic per byte** — pooling, LRN, activations, LeNet's tiny
-#   convolutions — are where compiled loops beat NumPy, whose vectorised code makes several passes
-#   over memory and allocates temporaries.
+# - **GEMM-bound layers** (AlexNet conv2–conv5) are decided mostly by BLAS, so the CPU backends
+#   should land within a small factor of each other there.
+# - **Layers with little arithmetic per byte** — pooling, LRN, LeNet's tiny convolutions — are
+#   where compiled loops can beat NumPy, whose vectorised code makes several passes over memory
+#   and allocates temporaries.
 # - **Backward passes** add two more convolutions (gradient for the input and for the weights)
-#   and a `col2im` scatter; their ratios are often different from the forward's.
+#   and a `col2im` scatter, so their ratios can differ from the forward's.
 #
 # Measurements on a shared two-core machine are noisy; the benchmark reports medians of
 # round-robin rounds and an sgemm probe before and after, so a disturbed run shows up as a

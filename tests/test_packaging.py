@@ -29,7 +29,9 @@ def test_wheel_contains_kernels_and_cuda_sources(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert "tinyconv/kernels/reference/conv.py" in names
     assert "tinyconv/kernels/cpu/conv.py" in names
-    assert any(n.startswith("tinyconv/kernels/cuda/") and n.endswith(".cu") for n in names)
+    assert "tinyconv/kernels/README.md" in names  # the kernel contract travels with the code
+    for cu in (ROOT / "kernels" / "cuda").glob("*.cu"):
+        assert f"tinyconv/kernels/cuda/{cu.name}" in names
     assert not any(n.startswith("kernels/") for n in names)  # no clash with PyPI's `kernels`
 
 
