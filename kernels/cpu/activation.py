@@ -97,20 +97,25 @@ def _bias_add_planes(y3, b):
     return y3
 
 
+def _flat(a):
+    # 1-D views: one compiled signature per dtype, not one per (dtype, ndim)
+    return a.reshape(-1)
+
+
 def relu_forward(x):
-    return _relu(x).reshape(x.shape)
+    return _relu(_flat(x)).reshape(x.shape)
 
 
 def relu_backward(gy, y):
-    return _relu_grad(gy, y).reshape(gy.shape)
+    return _relu_grad(_flat(gy), _flat(y)).reshape(gy.shape)
 
 
 def leaky_relu_forward(x, negative_slope):
-    return _leaky(x, x.dtype.type(negative_slope)).reshape(x.shape)
+    return _leaky(_flat(x), x.dtype.type(negative_slope)).reshape(x.shape)
 
 
 def leaky_relu_backward(gy, x, negative_slope):
-    return _leaky_grad(gy, x, gy.dtype.type(negative_slope)).reshape(gy.shape)
+    return _leaky_grad(_flat(gy), _flat(x), gy.dtype.type(negative_slope)).reshape(gy.shape)
 
 
 def tanh_forward(x):
@@ -119,15 +124,15 @@ def tanh_forward(x):
 
 
 def tanh_backward(gy, y):
-    return _tanh_grad(gy, y).reshape(gy.shape)
+    return _tanh_grad(_flat(gy), _flat(y)).reshape(gy.shape)
 
 
 def sigmoid_forward(x):
-    return _sigmoid(x).reshape(x.shape)
+    return _sigmoid(_flat(x)).reshape(x.shape)
 
 
 def sigmoid_backward(gy, y):
-    return _sigmoid_grad(gy, y).reshape(gy.shape)
+    return _sigmoid_grad(_flat(gy), _flat(y)).reshape(gy.shape)
 
 
 def bias_add(y, b):

@@ -57,9 +57,10 @@ def uniform(n, seed, offset):
 
 
 def dropout_forward(x, p, seed, offset):
-    y, mask = _forward(x, float(p), x.dtype.type(1 / (1 - p)), _u64(seed), _u64(offset))
+    # 1-D views: one compiled signature per dtype, not one per (dtype, ndim)
+    y, mask = _forward(x.reshape(-1), float(p), x.dtype.type(1 / (1 - p)), _u64(seed), _u64(offset))
     return y.reshape(x.shape), mask.reshape(x.shape)
 
 
 def dropout_backward(gy, mask, p):
-    return _backward(gy, mask, gy.dtype.type(1 / (1 - p))).reshape(gy.shape)
+    return _backward(gy.reshape(-1), mask.reshape(-1), gy.dtype.type(1 / (1 - p))).reshape(gy.shape)

@@ -123,3 +123,23 @@ def test_large_flat_arrays_split_across_threads(k):
     y = np.zeros((3, 5, 101, 131))
     k.bias_add(y, np.arange(5.0))
     np.testing.assert_array_equal(y, np.broadcast_to(np.arange(5.0)[:, None, None], y.shape[1:])[None].repeat(3, 0))
+
+
+def test_one_compiled_signature_per_dtype(rng):
+    # DESIGN.md: one compiled signature per dtype. Each (dtype, ndim) pair would be another
+    # parallel compile (~1 s each), paid again on every cold start.
+    from numba import types
+    for shape in [(5,), (2, 3), (2, 3, 4), (1, 2, 3, 4), ()]:
+        for dtype in (np.float32, np.float64):
+            x = rng.standard_normal(shape).astype(dtype)
+            y = cpu.relu_forward(x)
+            assert y.shape == shape
+            cpu.relu_backward(x, y)
+            cpu.leaky_relu_backward(x, cpu.leaky_relu_forward(x, 0.1), 0.1)
+            cpu.tanh_backward(x, cpu.tanh_forward(x))
+            cpu.sigmoid_backward(x, cpu.sigmoid_forward(x))
+    for fn in (cpu._relu, cpu._relu_grad, cpu._leaky, cpu._leaky_grad, cpu._tanh_grad,
+               cpu._sigmoid, cpu._sigmoid_grad):
+        arrays = [a for sig in fn.signatures for a in sig if isinstance(a, types.Array)]
+        assert {(a.ndim, a.layout) for a in arrays} == {(1, "C")}, fn.signatures
+        assert len(fn.signatures) <= 2, fn.signatures

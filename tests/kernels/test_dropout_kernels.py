@@ -134,3 +134,18 @@ def test_same_counters_give_same_mask_within_a_flavour(k):
     assert (a != k.dropout_forward(x, 0.5, 7, 124)[1]).any()
     # the mask follows x.ravel(): its flat order does not depend on the shape
     np.testing.assert_array_equal(a.ravel(), k.dropout_forward(np.ones(24), 0.5, 7, 100)[1])
+
+
+def test_one_compiled_signature_per_dtype():
+    # DESIGN.md: one compiled signature per dtype, whatever the rank of the input
+    from numba import types
+    for shape in [(5,), (2, 3), (2, 3, 4), (1, 2, 3, 4)]:
+        for dtype in (np.float32, np.float64):
+            x = np.ones(shape, dtype=dtype)
+            y, mask = cpu.dropout_forward(x, 0.5, 3, 0)
+            assert y.shape == mask.shape == shape
+            assert cpu.dropout_backward(x, mask, 0.5).shape == shape
+    for fn in (cpu._forward, cpu._backward):
+        arrays = [a for sig in fn.signatures for a in sig if isinstance(a, types.Array)]
+        assert {(a.ndim, a.layout) for a in arrays} == {(1, "C")}, fn.signatures
+        assert len(fn.signatures) <= 2, fn.signatures

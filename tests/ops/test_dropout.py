@@ -82,6 +82,19 @@ def test_eval_mode_and_p_zero_return_the_input(rng):
     assert F.dropout(x, 1.0, training=False) is x
 
 
+def test_module_in_eval_mode_returns_the_input(rng):
+    x = tc.tensor(rng.standard_normal((4, 6)))
+    drop = tc.nn.Dropout(0.5)
+    tc.manual_seed(4)
+    assert (drop(x).numpy() == 0).any()  # training by default
+    drop.eval()
+    assert drop(x) is x
+    drop.train()
+    tc.manual_seed(4)
+    keep = (ref_kernels.uniform(24, 4, 0) >= 0.5).reshape(4, 6)
+    np.testing.assert_array_equal(drop(x).numpy(), np.where(keep, x.numpy() * 2, 0))
+
+
 def test_eval_mode_does_not_advance_the_stream(rng):
     x = tc.tensor(rng.standard_normal(10))
     tc.manual_seed(1)

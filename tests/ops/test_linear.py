@@ -21,6 +21,16 @@ def test_gradcheck(lead, n_in, n_out, with_bias, seed):
         assert tc.gradcheck(F.linear, [x, w])
 
 
+@pytest.mark.parametrize("with_bias", [True, False])
+def test_gradcheck_batched_3d_input(with_bias, rng):
+    # (batch, sequence, features): the weight gradient sums over both leading axes
+    x = tc.tensor(rng.standard_normal((2, 3, 4)), requires_grad=True)
+    w = tc.tensor(rng.standard_normal((5, 4)), requires_grad=True)
+    b = tc.tensor(rng.standard_normal(5), requires_grad=True)
+    assert tc.gradcheck(F.linear, [x, w, b] if with_bias else [x, w])
+    assert F.linear(x, w).shape == (2, 3, 5)
+
+
 @pytest.mark.parametrize("x_shape", [(5,), (8, 5), (2, 3, 5)])
 @pytest.mark.parametrize("with_bias", [True, False])
 def test_matches_pytorch(x_shape, with_bias, rng):
