@@ -165,11 +165,14 @@ def _nvcc_ptx(source, expressions, arch):
         raise CompileError("nvcc is not on PATH")
     if expressions:
         table = ",\n".join(f"    (const void*)&{e}" for e in expressions)
-        source += f"\n// instantiate what the launcher asks for\nconst void* const tinyconv_kernels[] = {{\n{table}\n}};\n"
+        source += ("\n// instantiate what the launcher asks for\n"
+                   f"const void* tinyconv_kernels[] = {{\n{table}\n}};\n")
     with tempfile.TemporaryDirectory() as tmp:
         cu, ptx = Path(tmp) / "kernels.cu", Path(tmp) / "kernels.ptx"
         cu.write_text(source)
-        run = subprocess.run([nvcc, "-ptx", f"-arch=sm_{arch}", *OPTIONS, "-o", str(ptx), str(cu)],
+        # warnings are errors: an unused variable or a narrowing there is a bug here
+        run = subprocess.run([nvcc, "-ptx", f"-arch=sm_{arch}", *OPTIONS, "-Werror", "all-warnings",
+                              "-Wno-deprecated-gpu-targets", "-o", str(ptx), str(cu)],
                              capture_output=True, text=True)
         if run.returncode != 0:
             raise CompileError(f"nvcc failed (exit {run.returncode}):\n{run.stdout}{run.stderr}")

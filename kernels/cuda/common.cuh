@@ -47,7 +47,8 @@ struct MaxOp {
 };
 
 // Threads per block of every kernel that ends in block_reduce (REDUCE_THREADS in _cuda.py).
-constexpr int REDUCE_THREADS = 256;
+// Constants are enumerators, not constexpr variables: nvcc's host pass would call those unused.
+enum { REDUCE_THREADS = 256 };
 
 // Reduce one value per thread over the whole block; every thread gets the result.
 // `buf` holds blockDim.x elements and blockDim.x must be a power of two. The tree has a fixed

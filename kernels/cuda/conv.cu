@@ -84,7 +84,7 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ x,
 // one element of each) and every thread then runs TILE multiply-adds from there. The column
 // matrix is never stored: its entries are gathered from x (or gy) as the tiles are loaded.
 
-constexpr int TILE = 16;  // the launcher runs (TILE, TILE) thread blocks
+enum { TILE = 16 };  // the launcher runs (TILE, TILE) thread blocks
 
 // Column entry (k, l) of one image and group; xg points at the group's first input channel.
 template <typename T>

@@ -42,7 +42,7 @@ __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y, l
     }
 }
 
-constexpr unsigned FULL_WARP = 0xffffffffu;
+enum : unsigned { FULL_WARP = 0xffffffffu };
 
 // gx[plane, argmax[plane, o]] += gy[plane, o] for every output o; gx arrives zeroed.
 // The contract hands over no window geometry, so a gather over input pixels is impossible;
