@@ -14,6 +14,11 @@ from . import _checks as C
 __all__ = ["relu", "leaky_relu", "tanh", "sigmoid"]
 
 
+def _contiguous(g):
+    """C-contiguous, keeping the shape (ascontiguousarray turns a 0-d array into shape (1,))."""
+    return backend.array_module(g).ascontiguousarray(g).reshape(g.shape)
+
+
 def _kernels(a):
     return backend.kernels("activation", a)
 
@@ -28,7 +33,7 @@ class ReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return _kernels(g).relu_backward(backend.array_module(g).ascontiguousarray(g), y)
+        return _kernels(g).relu_backward(_contiguous(g), y)
 
 
 class LeakyReLU(Function):
@@ -41,7 +46,7 @@ class LeakyReLU(Function):
     @staticmethod
     def backward(ctx, g):
         (x,) = ctx.saved
-        g = backend.array_module(g).ascontiguousarray(g)
+        g = _contiguous(g)
         return _kernels(g).leaky_relu_backward(g, x, ctx.slope)
 
 
@@ -55,7 +60,7 @@ class Tanh(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return _kernels(g).tanh_backward(backend.array_module(g).ascontiguousarray(g), y)
+        return _kernels(g).tanh_backward(_contiguous(g), y)
 
 
 class Sigmoid(Function):
@@ -68,7 +73,7 @@ class Sigmoid(Function):
     @staticmethod
     def backward(ctx, g):
         (y,) = ctx.saved
-        return _kernels(g).sigmoid_backward(backend.array_module(g).ascontiguousarray(g), y)
+        return _kernels(g).sigmoid_backward(_contiguous(g), y)
 
 
 def _prepare(input, op):
