@@ -23,17 +23,32 @@ def _kernels(a):
     return backend.kernels("activation", a)
 
 
-class ReLU(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _kernels(x).relu_forward(x)
+class _OutputSaving(Function):
+    """y = f(x) whose gradient needs only y: relu, tanh, sigmoid share this shape."""
+    kernel = ""
+
+    @classmethod
+    def forward(cls, ctx, x):
+        y = getattr(_kernels(x), f"{cls.kernel}_forward")(x)
         ctx.save_for_backward(y)
         return y
 
-    @staticmethod
-    def backward(ctx, g):
+    @classmethod
+    def backward(cls, ctx, g):
         (y,) = ctx.saved
-        return _kernels(g).relu_backward(_contiguous(g), y)
+        return getattr(_kernels(g), f"{cls.kernel}_backward")(_contiguous(g), y)
+
+
+class ReLU(_OutputSaving):
+    kernel = "relu"
+
+
+class Tanh(_OutputSaving):
+    kernel = "tanh"
+
+
+class Sigmoid(_OutputSaving):
+    kernel = "sigmoid"
 
 
 class LeakyReLU(Function):
@@ -48,32 +63,6 @@ class LeakyReLU(Function):
         (x,) = ctx.saved
         g = _contiguous(g)
         return _kernels(g).leaky_relu_backward(g, x, ctx.slope)
-
-
-class Tanh(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _kernels(x).tanh_forward(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        return _kernels(g).tanh_backward(_contiguous(g), y)
-
-
-class Sigmoid(Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = _kernels(x).sigmoid_forward(x)
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved
-        return _kernels(g).sigmoid_backward(_contiguous(g), y)
 
 
 def _prepare(input, op):
