@@ -9,3 +9,4 @@ from ..ops.loss import *  # noqa: F401,F403  log_softmax, softmax, cross_entropy
 from ..ops.lrn import *  # noqa: F401,F403  local_response_norm
 from ..ops.pool import *  # noqa: F401,F403  max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ..ops.conv1d import *  # noqa: F401,F403  conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d
+from ..ops.focal import *  # noqa: F401,F403  focal_loss
