@@ -6,3 +6,4 @@ from .layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Flatten, Lea
 from .module import Module, Parameter  # noqa: F401
 from .focal import FocalLoss  # noqa: F401,E402
 from .layers1d import AdaptiveAvgPool1d, AvgPool1d, Conv1d, MaxPool1d  # noqa: F401,E402
+from .local import LocallyConnected2d  # noqa: F401,E402
