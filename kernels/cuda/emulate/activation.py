@@ -1,0 +1,4 @@
+"""kernels/cuda/activation.py, launching activation.cu's host build (see _launcher.py)."""
+from ._launcher import load
+
+load("activation", globals())

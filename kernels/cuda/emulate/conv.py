@@ -1,0 +1,4 @@
+"""kernels/cuda/conv.py, launching conv.cu's host build (see _launcher.py)."""
+from ._launcher import load
+
+load("conv", globals())

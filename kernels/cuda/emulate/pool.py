@@ -1,0 +1,4 @@
+"""kernels/cuda/pool.py, launching pool.cu's host build (see _launcher.py)."""
+from ._launcher import load
+
+load("pool", globals())
