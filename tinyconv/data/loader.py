@@ -42,9 +42,13 @@ class DataLoader:
     Fields keep the dtypes the dataset gives (MNIST: float32 images, int64 labels).
     `len(loader)` is the number of batches. `set_epoch(e)` picks the epoch of the next pass
     (to resume a run); otherwise each pass advances it by one.
+    sampler: an iterable of indices with `len()` (e.g. `distributed.DistributedSampler`) that
+        replaces the loader's own order; mutually exclusive with shuffle, as in PyTorch. A sampler
+        with `set_epoch` is told the loader's epoch at the start of every pass.
     """
 
-    def __init__(self, dataset, batch_size=1, shuffle=False, seed=None, drop_last=False, transform=None):
+    def __init__(self, dataset, batch_size=1, shuffle=False, seed=None, drop_last=False, transform=None,
+                 sampler=None):
         if not (hasattr(dataset, "__len__") and hasattr(dataset, "__getitem__")):
             raise TypeError(f"DataLoader: dataset must support len() and indexing, got {type(dataset).__name__}")
         if transform is not None and not callable(transform):
@@ -56,9 +60,14 @@ class DataLoader:
             seed = int(_random.generator().integers(0, 2 ** 63))
         self.seed = _check_int(seed, "seed", 0)
         self.epoch = 0
+        if sampler is not None and self.shuffle:
+            raise ValueError("DataLoader: sampler option is mutually exclusive with shuffle")
+        if sampler is not None and not (hasattr(sampler, "__iter__") and hasattr(sampler, "__len__")):
+            raise TypeError(f"DataLoader: sampler must be iterable with len(), got {type(sampler).__name__}")
+        self.sampler = sampler
 
     def __len__(self) -> int:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -79,7 +88,12 @@ class DataLoader:
         order_seed, augment_seed = np.random.SeedSequence([self.seed, self.epoch]).spawn(2)
         self.epoch += 1
         n = len(self.dataset)
-        order = np.random.default_rng(order_seed).permutation(n) if self.shuffle else np.arange(n)
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(self.epoch - 1)
+            order = np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
+        else:
+            order = np.random.default_rng(order_seed).permutation(n) if self.shuffle else np.arange(n)
         rng = np.random.default_rng(augment_seed)
         for b in range(len(self)):
             indices = order[b * self.batch_size:(b + 1) * self.batch_size]

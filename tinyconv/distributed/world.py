@@ -1,0 +1,97 @@
+"""The default group of this process: `init()` once, then `get_world()` anywhere."""
+from __future__ import annotations
+
+import os
+
+from .group import LocalGroup, MPIGroup
+
+BACKENDS = ("auto", "local", "mpi", "nccl")
+# Launchers announce the world size here: MPICH/Intel MPI (hydra), Open MPI, PMIx, Slurm.
+_SIZE_VARS = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS")
+
+_state = {"world": None}
+
+
+def launched_size() -> int:
+    """The number of processes an MPI launcher started (1 when not started by one)."""
+    for var in _SIZE_VARS:
+        value = os.environ.get(var, "").strip()
+        if value.isdigit():
+            return int(value)
+    return 1
+
+
+def init(backend: str = "auto", timeout=None):
+    """Join the world and return its group; later calls return the same group.
+
+    backend: "mpi" (NumPy arrays over mpi4py), "nccl" (CuPy arrays, one GPU a process, MPI
+      bootstraps the NCCL id), "local" (a world of one), or "auto": "local" when no MPI launcher
+      started this process, else "nccl" on the cupy backend with NCCL usable, else "mpi".
+    timeout: seconds a collective may wait for its peers before the job is aborted with the
+      names of the ranks that stopped answering (default $TINYCONV_DIST_TIMEOUT or 45).
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"init: unknown backend {backend!r}; expected one of {BACKENDS}")
+    world = _state["world"]
+    if world is not None:
+        if backend not in ("auto", world.backend):
+            raise RuntimeError(f"init: already initialised with backend {world.backend!r}, "
+                               f"cannot switch to {backend!r}")
+        return world
+    launched = launched_size()
+    if backend == "auto":
+        backend = "local" if launched == 1 else _auto_multi()
+    if backend == "local":
+        if launched > 1:
+            raise RuntimeError(f"init: an MPI launcher started {launched} processes, but backend "
+                               "'local' would make each train alone; use 'mpi' or 'nccl'")
+        world = LocalGroup(timeout)
+    else:
+        _require_mpi4py(launched)
+        if backend == "nccl":
+            from .nccl import NCCLGroup
+            world = NCCLGroup(timeout=timeout)
+        else:
+            world = MPIGroup(timeout=timeout)
+    _state["world"] = world
+    return world
+
+
+def _auto_multi() -> str:
+    from ..backend import get_backend
+    if get_backend() == "cupy":
+        from .nccl import nccl_available
+        if nccl_available():
+            return "nccl"
+    return "mpi"
+
+
+def _require_mpi4py(launched):
+    try:
+        import mpi4py  # noqa: F401
+    except ImportError:
+        raise RuntimeError(f"this process was started as one of {launched} MPI processes, but "
+                           "mpi4py is not installed: pip install 'tinyconv[distributed]' "
+                           "(mpi4py and MPICH)") from None
+
+
+def is_initialized() -> bool:
+    return _state["world"] is not None
+
+
+def get_world():
+    """The default group (initialising it with backend "auto" on first use)."""
+    return _state["world"] if _state["world"] is not None else init()
+
+
+def get_rank() -> int:
+    return get_world().rank
+
+
+def get_world_size() -> int:
+    return get_world().size
+
+
+def is_main_process() -> bool:
+    """True on rank 0, the one rank that writes checkpoints, metrics and plots."""
+    return get_world().rank == 0
