@@ -13,3 +13,13 @@ float32 = "float32"
 float64 = "float64"
 
 __version__ = "0.1.0"
+
+# PyTorch's tensor API: factories, dtypes, selection and shape functions
+from .factory import (arange, bool_, double, empty, empty_like, eye, float16, from_numpy,  # noqa: E402,F401
+                      full, full_like, half, int8, int16, int32, int64, linspace, long, ones,
+                      ones_like, rand, rand_like, randint, randn, randn_like, short, uint8, zeros,
+                      zeros_like)
+from .ops.select import (amax, amin, argmax, argmin, clamp, eq, equal, ge, gt, isfinite,  # noqa: E402,F401
+                         isnan, le, lt, masked_fill, max, maximum, min, minimum, ne, where)
+from .ops.shape import clone, expand, repeat, squeeze, unsqueeze  # noqa: E402,F401
+from .ops.cast import to  # noqa: E402,F401

@@ -66,10 +66,24 @@ class Function:
         track = is_grad_enabled() and any(needs)
         ctx = Context(needs)
         out = cls.forward(ctx, *[t.data for t in tensors], **params)
+        track = track and out.dtype.kind == "f"  # integer and bool results carry no gradient
         result = Tensor(out, requires_grad=track)
         if track:
+            ctx.versions = tuple(t._version for t in tensors)
             result._node = (cls, ctx, tensors)
         return result
+
+
+def _check_versions(fn, ctx, inputs):
+    """An input changed in place after this op used it: refuse rather than give a wrong gradient.
+    A leaf matters only if its array was saved; a non-leaf always (its graph was rerouted)."""
+    saved = {id(a) for a in ctx.saved}
+    for i, (t, seen) in enumerate(zip(inputs, ctx.versions)):
+        if t._version != seen and (t._node is not None or id(t.data) in saved):
+            raise RuntimeError(
+                f"{fn.__name__}: input {i} (shape {t.shape}) was modified by an in-place operation "
+                f"after the op used it (version {seen} then, {t._version} now), so its gradient "
+                "cannot be computed; modify a .clone() instead")
 
 
 def _same_device(name, tensors):
@@ -106,6 +120,9 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad = None
         self._node = None  # (Function class, ctx, input tensors) for non-leaf tensors
+        self._version = 0  # bumped by every in-place change; backward compares it
+        self._hooks = None  # functions called with this tensor's gradient (register_hook)
+        self._retains_grad = False
 
     # --- introspection -------------------------------------------------------------------
     shape = property(lambda self: tuple(self.data.shape))
@@ -122,9 +139,6 @@ class Tensor:
 
     def numel(self) -> int:
         return int(self.data.size)
-
-    def __len__(self):
-        return self.shape[0]
 
     def __repr__(self):
         grad = ", requires_grad=True" if self.requires_grad else ""
@@ -149,40 +163,26 @@ class Tensor:
         """A new leaf sharing the data, cut from the graph."""
         return Tensor(self.data)
 
-    def to(self, device=None, dtype=None) -> "Tensor":
-        """A copy on `device` ("cpu" / "cuda") and/or with `dtype`; self when nothing changes."""
-        data = self.data
-        if device is not None:
-            device = str(device).split(":")[0]
-            if device not in ("cpu", "cuda"):
-                raise ValueError(f"unknown device {device!r}; expected 'cpu' or 'cuda'")
-            if device != self.device:
-                from . import cuda
-                data = cuda.to_device(data) if device == "cuda" else data.get()
-        if dtype is not None:
-            data = data.astype(dtype, copy=False)
-        if data is self.data:
-            return self
-        out = Tensor(data, requires_grad=self.requires_grad)
-        return out
-
-    def cpu(self) -> "Tensor":
-        return self.to("cpu")
-
-    def cuda(self) -> "Tensor":
-        return self.to("cuda")
-
-    def float(self) -> "Tensor":
-        return self.to(dtype=np.float32)
-
-    def double(self) -> "Tensor":
-        return self.to(dtype=np.float64)
-
     def requires_grad_(self, flag=True) -> "Tensor":
         if flag and self.data.dtype.kind != "f":
             raise TypeError(f"only floating tensors can require gradients, got {self.data.dtype}")
         self.requires_grad = bool(flag)
         return self
+
+    def register_hook(self, hook):
+        """Call hook(grad) whenever this tensor's gradient is computed; a Tensor it returns
+        replaces the gradient. Returns a handle whose remove() unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("register_hook: the tensor does not require grad")
+        self._hooks = [] if self._hooks is None else self._hooks
+        self._hooks.append(hook)
+        return _Handle(self._hooks, hook)
+
+    def retain_grad(self):
+        """Keep .grad on this non-leaf after backward (leaves keep theirs anyway)."""
+        if not self.requires_grad:
+            raise RuntimeError("retain_grad: the tensor does not require grad")
+        self._retains_grad = self._node is not None
 
     # --- backward ------------------------------------------------------------------------
     def backward(self, grad=None, retain_graph=False):
@@ -206,13 +206,18 @@ class Tensor:
             g = grads.pop(id(t), None)
             if g is None:
                 continue
+            if t._hooks:
+                g = _run_hooks(t, g)
             if t._node is None:
                 t._accumulate(g)
                 continue
             if t._node is _RELEASED:
                 raise RuntimeError("backward through a graph that was already freed; "
                                    "pass retain_graph=True to the first backward()")
+            if t._retains_grad:
+                t._accumulate(g)
             fn, ctx, inputs = t._node
+            _check_versions(fn, ctx, inputs)
             in_grads = fn.backward(ctx, g)
             if not isinstance(in_grads, tuple):
                 in_grads = (in_grads,)
@@ -225,6 +230,8 @@ class Tensor:
                 if ig.shape != inp.data.shape:
                     raise RuntimeError(f"{fn.__name__}.backward gave a gradient of shape {ig.shape} "
                                        f"for an input of shape {inp.shape}")
+                if ig.dtype != inp.data.dtype:  # gradients live in their tensor's dtype
+                    ig = ig.astype(inp.data.dtype)
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
             if not retain_graph:
@@ -232,9 +239,30 @@ class Tensor:
 
     def _accumulate(self, g):
         if self.grad is None:
-            self.grad = Tensor(g.copy())
+            self.grad = Tensor(g.astype(self.data.dtype, copy=True))
         else:
-            self.grad.data = self.grad.data + g
+            self.grad.data = self.grad.data + g.astype(self.data.dtype, copy=False)
+
+
+class _Handle:
+    def __init__(self, hooks, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self):
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+def _run_hooks(t, g):
+    for hook in list(t._hooks):
+        out = hook(Tensor(g))
+        if out is not None:
+            out = out.data if isinstance(out, Tensor) else out
+            if tuple(out.shape) != t.shape:
+                raise RuntimeError(f"a hook returned a gradient of shape {tuple(out.shape)} for a "
+                                   f"tensor of shape {t.shape}")
+            g = out
+    return g
 
 
 def _topological_order(root):
@@ -259,9 +287,12 @@ def _topological_order(root):
 
 
 def tensor(data, requires_grad=False, dtype=None, device=None) -> Tensor:
-    """Create a tensor (float32 for Python floats, as in PyTorch)."""
-    t = Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    """A new tensor holding a copy of `data` (float32 for Python floats, as in PyTorch);
+    `from_numpy` shares the array instead."""
+    if isinstance(data, Tensor):
+        data = data.data
+    xp = backend.array_module(data) if backend.is_cupy_array(data) else np
+    t = Tensor(xp.array(_as_array(data, dtype), copy=True))
     if device is not None:
         t = t.to(device)
-        t.requires_grad = bool(requires_grad)
-    return t
+    return t.requires_grad_(requires_grad)

@@ -19,8 +19,12 @@ class Parameter(Tensor):
     """A Tensor that a Module registers as trainable; requires_grad=True unless told otherwise."""
 
     def __init__(self, data, requires_grad=True):
+        # A Tensor is shared (as torch.nn.Parameter does); a user's array is copied, so an
+        # optimizer step never writes into the caller's data.
         if isinstance(data, Tensor):
             data = data.data
+        else:
+            data = data.copy() if backend.is_cupy_array(data) else np.array(data, copy=True)
         super().__init__(data, requires_grad=requires_grad)
 
     def __repr__(self):

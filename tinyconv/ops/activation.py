@@ -8,7 +8,7 @@ from __future__ import annotations
 import numbers
 
 from .. import backend
-from ..autograd import Function, Tensor
+from ..autograd import Function
 from . import _checks as C
 
 __all__ = ["relu", "leaky_relu", "tanh", "sigmoid"]
@@ -90,12 +90,3 @@ def tanh(input):
 def sigmoid(input):
     """1 / (1 + exp(-x)), computed without overflow for large |x|."""
     return Sigmoid.apply(_prepare(input, "sigmoid"))
-
-
-def _install():
-    Tensor.relu = relu
-    Tensor.tanh = tanh
-    Tensor.sigmoid = sigmoid
-
-
-_install()

@@ -371,36 +371,3 @@ def stack(tensors, dim=0):
         raise ValueError(f"stack: all tensors need the same shape, got {sorted(shapes)}")
     d = dim % (tensors[0].ndim + 1)
     return cat([reshape(t, t.shape[:d] + (1,) + t.shape[d:]) for t in tensors], dim=d)
-
-
-def _install():
-    """Give Tensor its operators and methods (kept here so autograd.py stays op-agnostic)."""
-    def binary(fn, reverse=False):
-        def method(self, other):
-            other = _lift(other, self)
-            return fn.apply(other, self) if reverse else fn.apply(self, other)
-        return method
-
-    for name, fn in (("add", Add), ("sub", Sub), ("mul", Mul), ("truediv", Div), ("pow", Pow),
-                     ("matmul", MatMul)):
-        setattr(Tensor, f"__{name}__", binary(fn))
-        setattr(Tensor, f"__r{name}__", binary(fn, reverse=True))
-    Tensor.__neg__ = lambda self: Neg.apply(self)
-    Tensor.__getitem__ = lambda self, index: GetItem.apply(self, index=_index(index))
-    Tensor.add, Tensor.sub, Tensor.mul, Tensor.div = Tensor.__add__, Tensor.__sub__, Tensor.__mul__, Tensor.__truediv__
-    Tensor.pow, Tensor.matmul = Tensor.__pow__, Tensor.__matmul__
-    Tensor.exp = lambda self: Exp.apply(self)
-    Tensor.log = lambda self: Log.apply(self)
-    Tensor.sqrt = lambda self: Sqrt.apply(self)
-    Tensor.abs = Tensor.__abs__ = lambda self: Abs.apply(self)
-    Tensor.sum = lambda self, dim=None, keepdim=False: Sum.apply(self, axis=dim, keepdims=keepdim)
-    Tensor.mean = lambda self, dim=None, keepdim=False: Mean.apply(self, axis=dim, keepdims=keepdim)
-    Tensor.max = lambda self, dim=None, keepdim=False: Max.apply(self, axis=dim, keepdims=keepdim)
-    Tensor.reshape = Tensor.view = reshape
-    Tensor.permute = permute
-    Tensor.transpose = transpose
-    Tensor.T = property(lambda self: permute(self, tuple(reversed(range(self.ndim)))))
-    Tensor.flatten = flatten
-
-
-_install()
