@@ -101,6 +101,7 @@ class Optimizer:
                 if g.shape != p.data.shape:
                     raise RuntimeError(f"gradient of shape {g.shape} for a parameter of shape {p.shape}")
                 self._update(p.data, g, self.state.setdefault(id(p), {}), group)
+                p._version += 1  # an in-place change: a graph that saved p can no longer backward
         return loss
 
     def _update(self, param, grad, state, group):
