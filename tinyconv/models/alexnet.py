@@ -119,6 +119,18 @@ class AlexNet(nn.Module):
         return f"variant={self.variant!r}"
 
 
-def alexnet(variant="original", num_classes=1000) -> AlexNet:
-    """AlexNet: "original" (the paper), "torchvision" or "gap"; see the module docstring."""
-    return AlexNet(variant, num_classes)
+def alexnet(variant="original", num_classes=1000, split=None, group=None):
+    """AlexNet: "original" (the paper), "torchvision" or "gap"; see the module docstring.
+
+    split=2 (variant "original" only): this process's half of the paper's two-GPU model, for a
+    world of 2 processes (`mpiexec -n 2`); see tinyconv.distributed.model_parallel. group: the
+    process group (default: the world).
+    """
+    if split is None:
+        return AlexNet(variant, num_classes)
+    if variant != "original":
+        raise ValueError(f"alexnet: split={split!r} needs variant='original' (the paper's two-GPU "
+                         f"model), got {variant!r}")
+    # the one reference upward: the split model lives with the communication it needs
+    from ..distributed.model_parallel import SplitAlexNet
+    return SplitAlexNet(num_classes, split=split, group=group)
