@@ -13,6 +13,7 @@ import numpy as np
 
 from .. import backend
 from ..autograd import Tensor
+from .hooks import HookMixin
 
 
 class Parameter(Tensor):
@@ -76,7 +77,7 @@ def _parse_to(device, dtype):
     return device, dtype
 
 
-class Module:
+class Module(HookMixin):
     """Base class of every layer and model: subclasses set attributes in __init__ and define
     forward(); calling the module runs forward."""
 
@@ -174,6 +175,8 @@ class Module:
         if forward is None:
             raise TypeError(f"{type(self).__name__} has no forward() method; a Module subclass "
                             "must define forward()")
+        if self._has_hooks():
+            return self._call_with_hooks(forward, args, kwargs)
         return forward(*args, **kwargs)
 
     # --- walking the tree -----------------------------------------------------------------
