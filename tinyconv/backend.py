@@ -14,8 +14,9 @@ import warnings
 import numpy as np
 
 CPU_BACKENDS = ("numpy", "numba")
-BACKENDS = CPU_BACKENDS + ("cupy",)
-_FLAVOUR = {"numpy": "reference", "numba": "cpu", "cupy": "cuda"}
+# "cuda-emulated": NumPy arrays through the CUDA kernels built for the host (kernels/cuda/emulate/)
+BACKENDS = CPU_BACKENDS + ("cupy", "cuda-emulated")
+_FLAVOUR = {"numpy": "reference", "numba": "cpu", "cupy": "cuda", "cuda-emulated": "cuda.emulate"}
 
 _state = {"backend": None}
 
@@ -57,6 +58,10 @@ def set_backend(name: str) -> None:
     name = _check_name(name)
     if name == "numba" and not _numba_available():
         raise RuntimeError("backend 'numba' requested but numba cannot be imported")
+    if name == "cuda-emulated":
+        from .kernels.cuda import emulate
+        if not emulate.available():
+            raise RuntimeError("backend 'cuda-emulated' requested but no C++ compiler (g++) is on PATH")
     if name == "cupy":
         from . import cuda
         if not cuda.is_available():
@@ -94,5 +99,5 @@ def kernels(family: str, *arrays):
         flavour = "cuda"
     else:
         name = get_backend()
-        flavour = "reference" if name == "numpy" else "cpu"
+        flavour = _FLAVOUR[name] if name in ("numpy", "cuda-emulated") else "cpu"
     return importlib.import_module(f"tinyconv.kernels.{flavour}.{family}")
