@@ -1,5 +1,6 @@
 """Neural-network building blocks with PyTorch's names: Module, layers, init, utils."""
 from . import functional, init, utils  # noqa: F401
+from .batchnorm import BatchNorm1d, BatchNorm2d  # noqa: F401
 from .container import ModuleDict, ModuleList, ParameterList, Sequential  # noqa: F401
 from .layers import (AdaptiveAvgPool2d, AvgPool2d, Conv2d, Dropout, Flatten, LeakyReLU, Linear,  # noqa: F401
                      LocalResponseNorm, MaxPool2d, ReLU, Sigmoid, Tanh)

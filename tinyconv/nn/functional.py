@@ -2,6 +2,7 @@
 tinyconv.nn.functional as F`). Each lives beside its Function in `tinyconv.ops`."""
 from ..ops.activation import *  # noqa: F401,F403  relu, leaky_relu, tanh, sigmoid
 from ..ops.basic import flatten  # noqa: F401
+from ..ops.batchnorm import batch_norm  # noqa: F401
 from ..ops.conv import *  # noqa: F401,F403  conv2d
 from ..ops.dropout import *  # noqa: F401,F403  dropout
 from ..ops.linear import *  # noqa: F401,F403  linear
