@@ -126,6 +126,7 @@ def test_barrier(lib, order):
     np.testing.assert_array_equal(out.reshape(3, 64), np.roll(x.reshape(3, 64), -1, axis=1))
 
 
+@pytest.mark.skipif(runtime.sanitize_requested(), reason="ASan builds keep shared memory unpoisoned (redzones)")
 def test_missing_barrier_shows_as_a_mismatch_between_orders(lib):
     x = np.arange(64, dtype=np.int32)
     results = []

@@ -39,6 +39,11 @@ def family(name):
 activation, conv, dropout, lrn, pool, softmax = (family(f) for f in emulate.FAMILIES)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def libraries():
+    emulate.prebuild(jobs=2)  # a cold cache compiles two families at a time
+
+
 def _copy(a):
     return a.copy() if isinstance(a, np.ndarray) else a
 

@@ -7,3 +7,16 @@ from .build import BuildError, available  # noqa: F401
 from .runtime import ORDERS, EmulationError, schedule  # noqa: F401
 
 FAMILIES = ("activation", "conv", "dropout", "lrn", "pool", "softmax")
+
+
+def prebuild(jobs: int = 2) -> None:
+    """Compile (or find in the cache) every family's library, `jobs` compilers at a time; each
+    family otherwise compiles on its first launch."""
+    import importlib
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(family):
+        importlib.import_module(f"{__name__}.{family}")._kernels.library()
+
+    with ThreadPoolExecutor(max_workers=jobs) as pool:
+        list(pool.map(one, FAMILIES))
