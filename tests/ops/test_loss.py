@@ -42,7 +42,7 @@ def test_cross_entropy_gradcheck(case, eps, seed):
     rng = np.random.default_rng(seed)
     x = t64(3 * rng.standard_normal(shape))
     target = tc.tensor(rng.integers(0, shape[1], (shape[0],) + shape[2:]))
-    assert tc.gradcheck(lambda a: F.cross_entropy(a, target, reduction, eps), [x])
+    assert tc.gradcheck(lambda a: F.cross_entropy(a, target, reduction=reduction, label_smoothing=eps), [x])
 
 
 @given(classification(), st.integers(0, 2**32 - 1))
@@ -51,7 +51,7 @@ def test_nll_loss_gradcheck(case, seed):
     rng = np.random.default_rng(seed)
     x = t64(rng.standard_normal(shape))
     target = tc.tensor(rng.integers(0, shape[1], (shape[0],) + shape[2:]))
-    assert tc.gradcheck(lambda a: F.nll_loss(F.log_softmax(a, 1), target, reduction), [x])
+    assert tc.gradcheck(lambda a: F.nll_loss(F.log_softmax(a, 1), target, reduction=reduction), [x])
 
 
 # --- PyTorch parity ------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def test_cross_entropy_matches_pytorch(reduction, eps, rng):
     torch = pytest.importorskip("torch")
     x = (3 * rng.standard_normal((8, 5))).astype(np.float32)
     target = rng.integers(0, 5, 8)
-    parity(lambda a: F.cross_entropy(a, tc.tensor(target), reduction, eps),
+    parity(lambda a: F.cross_entropy(a, tc.tensor(target), reduction=reduction, label_smoothing=eps),
            lambda a: torch.nn.functional.cross_entropy(a, torch.from_numpy(target),
                                                        reduction=reduction, label_smoothing=eps),
            x, rng)
@@ -107,11 +107,11 @@ def test_cross_entropy_layouts_match_pytorch(shape, reduction, rng):
     x = rng.standard_normal(shape).astype(np.float32)
     target = rng.integers(0, shape[0] if len(shape) == 1 else shape[1],
                           () if len(shape) == 1 else (shape[0],) + shape[2:])
-    parity(lambda a: F.cross_entropy(a, tc.tensor(target), reduction, 0.2),
+    parity(lambda a: F.cross_entropy(a, tc.tensor(target), reduction=reduction, label_smoothing=0.2),
            lambda a: torch.nn.functional.cross_entropy(a, torch.from_numpy(np.asarray(target)),
                                                        reduction=reduction, label_smoothing=0.2),
            x, rng)
-    parity(lambda a: F.nll_loss(a, tc.tensor(target), reduction),
+    parity(lambda a: F.nll_loss(a, tc.tensor(target), reduction=reduction),
            lambda a: torch.nn.functional.nll_loss(a, torch.from_numpy(np.asarray(target)),
                                                   reduction=reduction), x, rng)
 
@@ -124,7 +124,7 @@ def test_cross_entropy_with_huge_logits_matches_pytorch(eps, rng):
     target = np.array([1, 0, 3, 2, 1, 0])
     loss = F.cross_entropy(tc.tensor(x), tc.tensor(target), label_smoothing=eps)
     assert np.isfinite(loss.item())
-    parity(lambda a: F.cross_entropy(a, tc.tensor(target), "none", eps),
+    parity(lambda a: F.cross_entropy(a, tc.tensor(target), reduction="none", label_smoothing=eps),
            lambda a: torch.nn.functional.cross_entropy(a, torch.from_numpy(target), reduction="none",
                                                        label_smoothing=eps),
            x, rng, rtol=1e-5, atol=1e-2)  # losses are ~1e4: atol is 1e-6 of that
@@ -138,7 +138,7 @@ def test_nll_loss_matches_pytorch(reduction, rng):
     torch = pytest.importorskip("torch")
     x = rng.standard_normal((7, 4)).astype(np.float32)
     target = rng.integers(0, 4, 7)
-    parity(lambda a: F.nll_loss(a, tc.tensor(target), reduction),
+    parity(lambda a: F.nll_loss(a, tc.tensor(target), reduction=reduction),
            lambda a: torch.nn.functional.nll_loss(a, torch.from_numpy(target), reduction=reduction),
            x, rng)
 
@@ -148,12 +148,12 @@ def test_cross_entropy_values_by_hand():
     x = t64([[0.0, 0.0, 0.0, 0.0], [2.0, 0.0, 0.0, 0.0]], grad=False)
     t = tc.tensor(np.array([3, 0]))
     second = -(2 - np.log(np.exp(2) + 3))
-    np.testing.assert_allclose(F.cross_entropy(x, t, "none").numpy(), [np.log(4), second], rtol=1e-14)
+    np.testing.assert_allclose(F.cross_entropy(x, t, reduction="none").numpy(), [np.log(4), second], rtol=1e-14)
     np.testing.assert_allclose(F.cross_entropy(x, t).item(), (np.log(4) + second) / 2, rtol=1e-14)
-    np.testing.assert_allclose(F.cross_entropy(x, t, "sum").item(), np.log(4) + second, rtol=1e-14)
+    np.testing.assert_allclose(F.cross_entropy(x, t, reduction="sum").item(), np.log(4) + second, rtol=1e-14)
     # eps = 1: the target is uniform, so the label no longer matters
-    np.testing.assert_allclose(F.cross_entropy(x, tc.tensor(np.array([0, 1])), "none", 1.0).numpy(),
-                               F.cross_entropy(x, t, "none", 1.0).numpy(), rtol=1e-14)
+    np.testing.assert_allclose(F.cross_entropy(x, tc.tensor(np.array([0, 1])), reduction="none", label_smoothing=1.0).numpy(),
+                               F.cross_entropy(x, t, reduction="none", label_smoothing=1.0).numpy(), rtol=1e-14)
 
 
 def test_cross_entropy_equals_nll_of_log_softmax(rng):
@@ -182,7 +182,7 @@ def test_target_is_not_differentiable_and_accepts_arrays(rng):
 
 def test_empty_batch_and_empty_dims(rng):
     x = tc.tensor(np.zeros((0, 5)), requires_grad=True)
-    loss = F.cross_entropy(x, tc.tensor(np.zeros(0, dtype=np.int64)), "sum")
+    loss = F.cross_entropy(x, tc.tensor(np.zeros(0, dtype=np.int64)), reduction="sum")
     assert loss.item() == 0
     loss.backward()
     assert x.grad.shape == (0, 5)
@@ -226,7 +226,7 @@ def test_cross_entropy_target_errors():
         with pytest.raises(TypeError, match="target must be an integer Tensor of class indices, got list"):
             fn(x, [0, 1, 2, 0])
         with pytest.raises(ValueError, match="reduction must be one of"):
-            fn(x, tc.tensor(np.zeros(4, dtype=np.int64)), "avg")
+            fn(x, tc.tensor(np.zeros(4, dtype=np.int64)), reduction="avg")
 
 
 def test_cross_entropy_input_errors():
@@ -241,3 +241,36 @@ def test_cross_entropy_input_errors():
             F.cross_entropy(x, t, label_smoothing=eps)
     with pytest.raises(TypeError, match="label_smoothing must be a number"):
         F.cross_entropy(x, t, label_smoothing=None)
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.3])
+@pytest.mark.parametrize("use_weight,ignore", [(True, -100), (False, 1), (True, 2)])
+def test_weight_and_ignore_index_match_pytorch(reduction, eps, use_weight, ignore, rng):
+    torch = pytest.importorskip("torch")
+    x = rng.standard_normal((6, 4, 2)).astype(np.float32)
+    target = rng.integers(0, 4, (6, 2))
+    target[0, 0] = ignore if ignore >= 0 else target[0, 0]
+    weight = rng.uniform(0.2, 2.0, 4).astype(np.float32)
+    w, wt = (tc.tensor(weight), torch.tensor(weight)) if use_weight else (None, None)
+    kw = dict(ignore_index=ignore, reduction=reduction)
+    parity(lambda a: F.cross_entropy(a, tc.tensor(target), w, label_smoothing=eps, **kw),
+           lambda a: torch.nn.functional.cross_entropy(a, torch.from_numpy(target), wt,
+                                                       label_smoothing=eps, **kw), x, rng)
+    parity(lambda a: F.nll_loss(F.log_softmax(a, 1), tc.tensor(target), w, **kw),
+           lambda a: torch.nn.functional.nll_loss(torch.log_softmax(a, 1), torch.from_numpy(target),
+                                                  wt, **kw), x, rng)
+
+
+def test_weighted_cross_entropy_gradcheck_and_errors(rng):
+    x = tc.tensor(rng.standard_normal((5, 3)), requires_grad=True)
+    t = tc.tensor(np.array([0, 2, 1, -100, 2]))
+    w = tc.tensor(np.array([0.5, 1.0, 2.0]))
+    tc.gradcheck(lambda a: F.cross_entropy(a, t, w, label_smoothing=0.1), [x])
+    tc.gradcheck(lambda a: F.nll_loss(a, t, w, reduction="sum"), [x])
+    with pytest.raises(ValueError, match=r"weight must have shape \(3,\)"):
+        F.cross_entropy(x, t, tc.tensor(np.ones(2)))
+    with pytest.raises(TypeError, match="reduction= as a keyword"):
+        F.cross_entropy(x, t, "sum")
+    with pytest.raises(ValueError, match="target value -100 is out of range"):
+        F.cross_entropy(x, t, ignore_index=-1)

@@ -7,6 +7,7 @@ from ..ops.conv import *  # noqa: F401,F403  conv2d
 from ..ops.dropout import *  # noqa: F401,F403  dropout
 from ..ops.linear import *  # noqa: F401,F403  linear
 from ..ops.loss import *  # noqa: F401,F403  log_softmax, softmax, cross_entropy
+from ..ops.regression import *  # noqa: F401,F403  mse_loss, l1_loss, binary_cross_entropy_with_logits
 from ..ops.lrn import *  # noqa: F401,F403  local_response_norm
 from ..ops.pool import *  # noqa: F401,F403  max_pool2d, avg_pool2d, adaptive_avg_pool2d
 from ..ops.conv1d import *  # noqa: F401,F403  conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d

@@ -88,7 +88,7 @@ def softmax(input, dim=None):
 
 
 # --- losses over class indices ---------------------------------------------------------------
-def _target_array(target, sample_shape, num_classes, input_shape, op):
+def _target_array(target, sample_shape, num_classes, input_shape, op, ignore_index=None):
     """Validated int64 class indices of `sample_shape`, on the input's device."""
     if isinstance(target, Tensor):
         t = target.data
@@ -103,8 +103,9 @@ def _target_array(target, sample_shape, num_classes, input_shape, op):
     if tuple(t.shape) != sample_shape:
         raise ValueError(f"{op}: target shape {tuple(t.shape)} does not match input shape "
                          f"{input_shape}: expected {sample_shape}")
-    if t.size:
-        lo, hi = int(t.min()), int(t.max())
+    kept = t if ignore_index is None else t[t != ignore_index]
+    if kept.size:
+        lo, hi = int(kept.min()), int(kept.max())
         if lo < 0 or hi >= num_classes:
             bad = lo if lo < 0 else hi
             raise ValueError(f"{op}: target value {bad} is out of range for {num_classes} "
@@ -113,7 +114,7 @@ def _target_array(target, sample_shape, num_classes, input_shape, op):
     return xp.ascontiguousarray(t.astype(np.int64, copy=False))
 
 
-def _class_rows(x, target, op):
+def _class_rows(x, target, op, ignore_index=None):
     """PyTorch's layouts -> (rows (M, C), int64 targets (M,), per-sample shape):
     (C,) with a 0-d target, (N, C) with (N,), (N, C, d1, ...) with (N, d1, ...)."""
     if x.ndim == 0:
@@ -122,7 +123,7 @@ def _class_rows(x, target, op):
         c, sample_shape = x.shape[0], ()
     else:
         c, sample_shape = x.shape[1], (x.shape[0],) + x.shape[2:]
-    t = _target_array(target, sample_shape, c, x.shape, op)
+    t = _target_array(target, sample_shape, c, x.shape, op, ignore_index)
     if x.ndim != 2:  # classes last, then one row per sample (and per position)
         if x.ndim > 2:
             x = x.permute((0,) + tuple(range(2, x.ndim)) + (1,))
@@ -161,21 +162,50 @@ class CrossEntropy(Function):
         return backend.kernels("softmax", g).cross_entropy_backward(g, logp, target, ctx.eps), None
 
 
-def cross_entropy(input, target, reduction="mean", label_smoothing=0.0):
+def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean",
+                  label_smoothing=0.0):
     """Softmax cross-entropy from raw logits, fused and stable (logits of 1e4 are fine).
 
     input (N, C), (C,) or (N, C, d1, ...) logits; target (N,), () or (N, d1, ...) integer class
     indices in [0, C) (not differentiable). label_smoothing eps mixes the one-hot target with
     the uniform distribution: loss = -(1-eps) log p[t] - eps/C sum_j log p[j].
-    reduction: "mean" over all samples (and positions), "sum", or "none" (the target's shape).
+    weight (C,) rescales each class; samples whose target is ignore_index count for nothing.
+    reduction: "mean" over all samples (and positions) -- weighted by weight[target] when
+    weights or ignored targets are present, as in PyTorch --, "sum", or "none" (target's shape).
     """
     op = "cross_entropy"
     x = C.as_tensor(input, "input", op)
     C.check_float(x, "input", op)
     _check_reduction(reduction, op)
     eps = C.check_probability(label_smoothing, "label_smoothing", op)
-    rows, t, sample_shape = _class_rows(x, target, op)
-    return _reduce(CrossEntropy.apply(rows, t, label_smoothing=eps), reduction, sample_shape)
+    rows, t, sample_shape = _class_rows(x, target, op, ignore_index)
+    if weight is None and not bool((t.data == ignore_index).any()):
+        return _reduce(CrossEntropy.apply(rows, t, label_smoothing=eps), reduction, sample_shape)
+    return _weighted(log_softmax(rows, 1), t, weight, ignore_index, eps, reduction, sample_shape, op)
+
+
+def _weighted(logp, t, weight, ignore_index, eps, reduction, sample_shape, op):
+    """Class-weighted negative log-likelihood of log-probability rows, ignored targets masked."""
+    xp = backend.array_module(logp.data)
+    m, classes = logp.shape
+    if weight is not None:
+        if isinstance(weight, str):
+            raise TypeError(f"{op}: weight must be a Tensor, got {weight!r}; pass reduction= as a "
+                            "keyword (PyTorch's argument order: input, target, weight, ...)")
+        C.as_tensor(weight, "weight", op)
+        if weight.shape != (classes,):
+            raise ValueError(f"{op}: weight must have shape ({classes},), got {weight.shape}")
+    w = xp.ones(classes, logp.dtype) if weight is None else weight.data.astype(logp.dtype)
+    valid = t.data != ignore_index
+    safe = xp.where(valid, t.data, 0)
+    wt = w[safe] * valid
+    losses = -logp[xp.arange(m), safe] * Tensor(wt)
+    if eps:
+        smooth = -(logp * Tensor(w[None, :])).sum(1) * Tensor(valid.astype(logp.dtype))
+        losses = losses * (1 - eps) + smooth * (eps / classes)
+    if reduction == "mean":
+        return losses.sum() / Tensor(wt.sum())
+    return _reduce(losses, reduction, sample_shape)
 
 
 class NLL(Function):
@@ -197,14 +227,17 @@ class NLL(Function):
         return out, None
 
 
-def nll_loss(input, target, reduction="mean"):
+def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     """Negative log-likelihood of log-probabilities (e.g. from log_softmax) at class indices.
 
-    Same layouts as cross_entropy: cross_entropy(x, t) == nll_loss(log_softmax(x, 1), t).
+    Same layouts, weight and ignore_index as cross_entropy:
+    cross_entropy(x, t) == nll_loss(log_softmax(x, 1), t).
     """
     op = "nll_loss"
     x = C.as_tensor(input, "input", op)
     C.check_float(x, "input", op)
     _check_reduction(reduction, op)
-    rows, t, sample_shape = _class_rows(x, target, op)
-    return _reduce(NLL.apply(rows, t), reduction, sample_shape)
+    rows, t, sample_shape = _class_rows(x, target, op, ignore_index)
+    if weight is None and not bool((t.data == ignore_index).any()):
+        return _reduce(NLL.apply(rows, t), reduction, sample_shape)
+    return _weighted(rows, t, weight, ignore_index, 0.0, reduction, sample_shape, op)
