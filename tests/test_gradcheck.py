@@ -64,3 +64,21 @@ def test_gradcheck_input_validation():
         tc.gradcheck(lambda x: x * x, [tc.tensor(np.ones(2))])
     with pytest.raises(ValueError, match="mode"):
         tc.gradcheck(lambda x: x * x, [x64()], mode="fast")
+
+
+def test_full_mode_perturbs_non_contiguous_inputs_in_place():
+    base = tc.tensor(np.arange(12.0).reshape(3, 4) / 5)
+    x = tc.Tensor(base.data.T, requires_grad=True)  # a transposed (non-contiguous) view
+    assert not x.data.flags.c_contiguous
+    assert tc.gradcheck(lambda x: x * x, [x])
+    with pytest.raises(tc.GradcheckError):
+        tc.gradcheck(lambda x: WrongSquare.apply(x), [x])
+    np.testing.assert_array_equal(x.numpy(), np.arange(12.0).reshape(3, 4).T / 5)
+
+
+def test_gradcheck_leaves_callers_grads_alone():
+    x = tc.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (x * 3).sum().backward()
+    before = x.grad
+    tc.gradcheck(lambda x: x * x, [x])
+    assert x.grad is before and x.grad.tolist() == [3.0, 3.0]

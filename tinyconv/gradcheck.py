@@ -46,31 +46,39 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", seed=0,
                              "tensors or use gradcheck_device")
     rng = np.random.default_rng(seed)
 
+    # The analytic gradient goes into fresh .grad slots; the caller's are put back afterwards.
+    kept = [t.grad if isinstance(t, Tensor) else None for t in inputs]
     for t in inputs:
         if isinstance(t, Tensor):
             t.grad = None
-    out = fn(*inputs)
-    if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
-    v = rng.standard_normal(out.shape)
-    out.backward(v.astype(out.dtype))
+    try:
+        out = fn(*inputs)
+        if not isinstance(out, Tensor):
+            raise TypeError(f"gradcheck: fn must return a Tensor, got {type(out).__name__}")
+        v = rng.standard_normal(out.shape)
+        out.backward(v.astype(out.dtype))
+        analytic_all = {i: (np.zeros(inputs[i].shape) if inputs[i].grad is None
+                        else inputs[i].grad.numpy().astype(np.float64)) for i in checked}
+    finally:
+        for t, g in zip(inputs, kept):
+            if isinstance(t, Tensor):
+                t.grad = g
 
     failures = []
     for i in checked:
         t = inputs[i]
-        analytic = np.zeros(t.shape) if t.grad is None else t.grad.numpy().astype(np.float64)
-        data = t.data  # perturbed in place, restored after each evaluation
+        analytic = analytic_all[i]
+        data = t.data  # perturbed in place (never a reshaped copy), restored after each evaluation
         if mode == "full":
             numeric = np.zeros(t.shape)
-            flat = data.reshape(-1)
-            for j in range(flat.size):
-                orig = flat[j]
-                flat[j] = orig + eps
+            for j in np.ndindex(*t.shape):
+                orig = data[j]
+                data[j] = orig + eps
                 plus = _scalar(fn, inputs, v)
-                flat[j] = orig - eps
+                data[j] = orig - eps
                 minus = _scalar(fn, inputs, v)
-                flat[j] = orig
-                numeric.reshape(-1)[j] = (plus - minus) / (2 * eps)
+                data[j] = orig
+                numeric[j] = (plus - minus) / (2 * eps)
             err = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
             worst = np.unravel_index(int(np.argmax(err)), t.shape) if err.size else ()
             if err.size and err[worst] > 0:
