@@ -361,3 +361,51 @@ def test_cross_entropy(n, c, eps, dtype, seed):
     gloss = data(seed + 1, n, dtype)
     close(run(softmax.cross_entropy_backward, gloss, logp_ref, target, eps),
           ref_softmax.cross_entropy_backward(gloss, logp_ref, target, eps))
+
+
+def nonfinite_lrn_input(dtype, seed):
+    """Channels holding NaN, +inf and -inf among finite ones, at different pixels and samples."""
+    x = data(seed, (2, 11, 3, 4), dtype)
+    x[0, 2, 0, 0] = np.nan
+    x[0, 5, 1, 1] = np.inf
+    x[1, 0, 2, 3] = -np.inf
+    x[1, 9, 2, 3] = np.nan
+    x[1, 4, 0, 2] = np.inf
+    x[1, 7, 0, 2] = -np.inf
+    return x
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the reference's inf * 0, inf - inf
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_lrn_nonfinite_input_stays_in_its_windows(size, dtype):
+    """Only the channels whose window holds a non-finite value become non-finite (a running sum
+    that a NaN or inf has entered stays NaN after it leaves: every later channel would be)."""
+    x = nonfinite_lrn_input(dtype, 11)
+    alpha, beta, k = 0.2, 0.75, 2.0
+    y, scale = run(lrn.lrn_forward, x, size, alpha, beta, k)
+    y_ref, scale_ref = ref_lrn.lrn_forward(x, size, alpha, beta, k)
+    assert np.isfinite(scale_ref).sum() > scale_ref.size // 2  # most channels stay finite
+    close(scale, scale_ref)
+    close(y, y_ref)
+    gy = data(12, x.shape, dtype)
+    gy[0, 8, 2, 2] = np.inf  # a non-finite upstream gradient, in a finite window
+    gx_ref = ref_lrn.lrn_backward(gy, x, y_ref, scale_ref, size, alpha, beta)
+    close(run(lrn.lrn_backward, gy, x, y_ref, scale_ref, size, alpha, beta), gx_ref)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_lrn_window_sum_does_not_drift(dtype):
+    """Large channels, then small ones: a float running sum keeps the rounding error of the large
+    squares after they leave the window; summed in double, the small channels come out right."""
+    x = np.full((1, 40, 2, 2), 1e-2, dtype)
+    x[0, :4] = 3e3
+    alpha, beta, k = 1.0, 0.75, 1e-4
+    y, scale = run(lrn.lrn_forward, x, 3, alpha, beta, k)
+    y_ref, scale_ref = ref_lrn.lrn_forward(x, 3, alpha, beta, k)
+    close(scale, scale_ref)
+    close(y, y_ref)
+    gy = np.ones_like(x)
+    gy[0, :4] = 5e5
+    close(run(lrn.lrn_backward, gy, x, y_ref, scale_ref, 3, alpha, beta),
+          ref_lrn.lrn_backward(gy, x, y_ref, scale_ref, 3, alpha, beta))

@@ -4,11 +4,80 @@
 
 namespace tce {
 
+// ---- contexts: a hand-written switch on x86-64 (no system call), ucontext elsewhere ----------
+#if defined(__x86_64__)
+struct Context {
+    void* sp = nullptr;
+};
+// Saves the callee-saved registers, the SSE and x87 control words and the stack pointer of the
+// running context in *from, then restores those of `to` and returns into it (System V ABI).
+extern "C" void tce_switch(void** from, void* to);
+asm(R"(
+    .text
+    .p2align 4
+    .type tce_switch, @function
+tce_switch:
+    pushq %rbp
+    pushq %rbx
+    pushq %r12
+    pushq %r13
+    pushq %r14
+    pushq %r15
+    subq $8, %rsp
+    stmxcsr (%rsp)
+    fnstcw 4(%rsp)
+    movq %rsp, (%rdi)
+    movq %rsi, %rsp
+    ldmxcsr (%rsp)
+    fldcw 4(%rsp)
+    addq $8, %rsp
+    popq %r15
+    popq %r14
+    popq %r13
+    popq %r12
+    popq %rbx
+    popq %rbp
+    ret
+    .size tce_switch, .-tce_switch
+)");
+
+inline void switch_context(Context* from, Context* to) { tce_switch(&from->sp, to->sp); }
+
+// A fresh context that starts in entry() (which must never return) on [stack, stack + size).
+inline void make_context(Context* c, char* stack, size_t size, void (*entry)())
+{
+    uintptr_t top = ((uintptr_t)(stack + size)) & ~(uintptr_t)15;
+    void** sp = (void**)top;
+    *--sp = nullptr;         // keeps entry()'s frame aligned as after a call
+    *--sp = (void*)entry;    // tce_switch's `ret` lands here
+    for (int i = 0; i < 6; ++i)
+        *--sp = nullptr;     // rbp, rbx, r12-r15
+    --sp;
+    uint32_t control[2];
+    asm volatile("stmxcsr %0\n\tfnstcw %1" : "=m"(control[0]), "=m"(control[1]));
+    memcpy(sp, control, sizeof control);
+    c->sp = sp;
+}
+#else
+struct Context {
+    ucontext_t uc;
+};
+inline void switch_context(Context* from, Context* to) { swapcontext(&from->uc, &to->uc); }
+inline void make_context(Context* c, char* stack, size_t size, void (*entry)())
+{
+    getcontext(&c->uc);
+    c->uc.uc_stack.ss_sp = stack;
+    c->uc.uc_stack.ss_size = size;
+    c->uc.uc_link = nullptr;
+    makecontext(&c->uc, entry, 0);
+}
+#endif
+
 enum State { RUNNABLE, AT_BARRIER, AT_WARP, DONE };
 enum Order { ORDER_FORWARD = 0, ORDER_REVERSE = 1, ORDER_SHUFFLE = 2 };
 
 struct Thread {
-    ucontext_t context;
+    Context context;
     uint3 idx;
     int linear = 0;
     State state = DONE;
@@ -27,7 +96,7 @@ struct Thread {
 struct Launch {
     std::function<void()> body;  // one CUDA thread's work: the kernel called with its arguments
     std::vector<Thread> threads;
-    ucontext_t scheduler;
+    Context scheduler;
     const void* scheduler_stack_bottom = nullptr;
     size_t scheduler_stack_size = 0;
     std::string error;
@@ -51,7 +120,7 @@ inline void switch_to_scheduler(Thread* t, bool finished)
 #else
     (void)finished;
 #endif
-    swapcontext(&t->context, &L->scheduler);
+    switch_context(&t->context, &L->scheduler);
 #if TCE_ASAN
     __sanitizer_finish_switch_fiber(t->fake_stack, &L->scheduler_stack_bottom, &L->scheduler_stack_size);
 #endif
@@ -64,10 +133,10 @@ inline void switch_to_thread(Thread* t)
 #if TCE_ASAN
     void* fake = nullptr;
     __sanitizer_start_switch_fiber(&fake, t->stack + GUARD_BYTES, STACK_BYTES);
-    swapcontext(&L->scheduler, &t->context);
+    switch_context(&L->scheduler, &t->context);
     __sanitizer_finish_switch_fiber(fake, nullptr, nullptr);
 #else
-    swapcontext(&L->scheduler, &t->context);
+    switch_context(&L->scheduler, &t->context);
 #endif
     current = nullptr;
 }
@@ -300,11 +369,7 @@ inline void run_block(Launch* L, int n, Order order, std::mt19937_64& rng)
     for (int i = 0; i < n; ++i) {
         Thread& t = L->threads[i];
         t.state = RUNNABLE;
-        getcontext(&t.context);
-        t.context.uc_stack.ss_sp = t.stack + GUARD_BYTES;
-        t.context.uc_stack.ss_size = STACK_BYTES;
-        t.context.uc_link = nullptr;
-        makecontext(&t.context, fiber_entry, 0);
+        make_context(&t.context, t.stack + GUARD_BYTES, STACK_BYTES, fiber_entry);
     }
     std::vector<int> sequence(n);
     for (int i = 0; i < n; ++i)
