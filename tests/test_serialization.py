@@ -257,3 +257,62 @@ def test_from_torch_errors():
         from_torch({"w": torch.ones(2, dtype=torch.bfloat16)})
     with pytest.raises(TypeError, match="s is a set"):
         from_torch({"s": {1, 2}})
+
+
+def _bomb(path, member_bytes, compress=True, claimed_shape=None):
+    """A checkpoint whose one array member is either deflated (member_bytes of zeros, a few KB on
+    disk) or stored with a header claiming `claimed_shape` while holding 8 bytes."""
+    import io
+    import json
+    import zipfile
+    shape = claimed_shape or (member_bytes // 4,)
+    manifest = {"format": "tinyconv-checkpoint", "version": 1,
+                "tree": {"type": "dict", "items": [["w", {"type": "array", "name": "w",
+                         "shape": list(shape), "dtype": "<f4", "sha256": "0" * 64}]]}}
+    head = io.BytesIO()
+    np.lib.format.write_array_header_1_0(head, {"descr": "<f4", "fortran_order": False, "shape": shape})
+    text = np.frombuffer(json.dumps(manifest).encode(), dtype=np.uint8)
+    method = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    # the big member is streamed in chunks, so the test itself stays small
+    with zipfile.ZipFile(path, "w") as z:
+        with z.open("__tinyconv__.npy", "w") as out:
+            np.lib.format.write_array(out, text)
+        info = zipfile.ZipInfo("w.npy")
+        info.compress_type = method
+        with z.open(info, "w", force_zip64=True) as out:
+            out.write(head.getvalue())
+            if compress:
+                chunk = bytes(1 << 20)
+                for _ in range(member_bytes >> 20):
+                    out.write(chunk)
+            else:
+                out.write(bytes(8))
+
+
+def test_decompression_bomb_is_refused_before_inflating(tmp_path):
+    import tracemalloc
+    path = tmp_path / "bomb.npz"
+    _bomb(path, 400 << 20)
+    assert path.stat().st_size < 2 << 20
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="is compressed"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20
+
+
+def test_header_claiming_more_than_the_member_holds_is_refused(tmp_path):
+    import tracemalloc
+    path = tmp_path / "liar.npz"
+    _bomb(path, 0, compress=False, claimed_shape=(100_000_000,))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="does not match its"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 << 20

@@ -139,6 +139,82 @@ def _decode(node, npz, path: str, where: str, seen: set):
     raise ValueError(f"{path}: malformed manifest entry at {where or '<root>'}")
 
 
+_MANIFEST_LIMIT = 64 << 20  # bytes; a manifest is a few KB per thousand arrays
+
+
+def _stored_members(path, zf):
+    """{name: ZipInfo}, after checking what the zip directory claims against the file itself:
+    `save` stores members uncompressed, so a member can never be larger than the file, and a
+    compressed one (a decompression bomb, or not our file) is refused before it is inflated."""
+    size = os.path.getsize(path)
+    infos = zf.infolist()
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{path}: duplicate member names in the zip directory")
+    for info in infos:
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{path}: member {info.filename!r} is compressed (method "
+                             f"{info.compress_type}); checkpoints written by save() never are")
+        if info.file_size != info.compress_size or info.file_size > size:
+            raise ValueError(f"{path}: member {info.filename!r} claims {info.file_size} bytes in a "
+                             f"{size}-byte file")
+    return {i.filename: i for i in infos}
+
+
+def _check_npy_header(path, zf, info, node):
+    """The member's .npy header must agree with the manifest and with the member's size, so
+    that reading it allocates exactly what the file holds."""
+    with zf.open(info) as f:
+        version = np.lib.format.read_magic(f)
+        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                else np.lib.format.read_array_header_2_0)
+        shape, fortran, dtype = read(f, max_header_size=10000)
+        header_len = f.tell()
+    name = node["name"]
+    if list(shape) != node["shape"] or dtype.str != node["dtype"]:
+        raise ValueError(f"{path}: array {name!r} is {dtype.str} {shape} in its header, the "
+                         f"manifest says {node['dtype']} {tuple(node['shape'])}")
+    if dtype.hasobject or header_len + int(np.prod(shape, dtype=object)) * dtype.itemsize != info.file_size:
+        raise ValueError(f"{path}: array {name!r} header ({dtype.str} {shape}) does not match "
+                         f"its {info.file_size}-byte member")
+
+
+def _array_nodes(node):
+    kind = node.get("type") if isinstance(node, dict) else None
+    if kind in ("dict", "list", "tuple"):
+        children = node.get("items")
+        if not isinstance(children, list):
+            raise ValueError("malformed manifest entry")
+        for child in children:
+            yield from _array_nodes(child[1] if kind == "dict" else child)
+    elif kind in ("array", "scalar"):
+        if not (isinstance(node.get("name"), str) and isinstance(node.get("shape"), list)
+                and isinstance(node.get("dtype"), str)):
+            raise ValueError("malformed manifest entry")
+        yield node
+
+
+def _preflight(path):
+    """Everything checkable from the zip directory, the manifest and the .npy headers, before
+    any array is read."""
+    with zipfile.ZipFile(path) as zf:
+        members = _stored_members(path, zf)
+        info = members.get(MANIFEST + ".npy")
+        if info is None:
+            raise ValueError(f"{path}: no {MANIFEST} manifest; not a tinyconv checkpoint")
+        if info.file_size > _MANIFEST_LIMIT:
+            raise ValueError(f"{path}: manifest of {info.file_size} bytes is implausibly large")
+        manifest = json.loads(np.lib.format.read_array(zf.open(info), allow_pickle=False)
+                              .tobytes().decode("utf-8"))
+        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+            raise ValueError(f"{path}: manifest is not a {FORMAT} manifest")
+        for node in _array_nodes(manifest.get("tree")):
+            member = members.get(node["name"] + ".npy")
+            if member is None:
+                raise ValueError(f"{path}: array {node['name']!r} listed in the manifest is missing")
+            _check_npy_header(path, zf, member, node)
+
+
 def load(path):
     """Read a checkpoint written by `save`; arrays come back as NumPy arrays.
 
@@ -149,6 +225,8 @@ def load(path):
     if not os.path.exists(path):
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
+        if zipfile.is_zipfile(path):
+            _preflight(path)
         npz = np.load(path, allow_pickle=False)
         if not isinstance(npz, np.lib.npyio.NpzFile):
             raise ValueError(f"{path}: a bare .npy array, not a tinyconv checkpoint (.npz)")
