@@ -25,7 +25,7 @@ OPTIONS = ("-std=c++17",)
 CTYPES = {np.dtype(np.float32): "float", np.dtype(np.float64): "double"}
 THREADS = 256          # threads per block of the flat (grid-stride) kernels
 REDUCE_THREADS = 256   # must equal REDUCE_THREADS in common.cuh: block_reduce's buffer size
-TILE = 16              # must equal TILE in conv.cu: the tiled kernels run (TILE, TILE) blocks
+TILE = 16              # must equal TILE in conv.cu: the tiled kernels run (TILE, rows <= TILE) blocks
 MAX_GRID = 65535       # blocks per grid axis the launchers ask for; grid-stride loops do the rest
 
 _INCLUDE = re.compile(r'^[ \t]*#[ \t]*include[ \t]+"([A-Za-z0-9_]+\.cuh)"[ \t]*$', re.MULTILINE)

@@ -78,44 +78,45 @@ __global__ void col2im(const T* __restrict__ cols, T* __restrict__ x,
     }
 }
 
-// ---- direct convolution: implicit GEMMs in TILE x TILE shared-memory tiles --------------------
-// Each block computes a TILE x TILE tile of one GEMM output. Step by step along the reduction
-// axis, the block stages a TILE-wide slice of both operands in shared memory (every thread loads
-// one element of each) and every thread then runs TILE multiply-adds from there. The column
-// matrix is never stored: its entries are gathered from x (or gy) as the tiles are loaded.
+// ---- direct convolution: implicit GEMMs in shared-memory tiles ---------------------------------
+// Each block computes a tile of one GEMM output: TILE columns wide and `rows` = blockDim.y rows
+// high, where the launcher sizes rows to the channel count (the next power of two, at most TILE),
+// so 6 output channels run 8 thread rows, not 16 with 10 idle. Step by step along the reduction
+// axis, the block stages a TILE-wide slice of both operands in shared memory and every thread
+// then runs TILE multiply-adds from there. The column matrix is never stored: its entries are
+// gathered from x (or gy) as the tiles are loaded, through tables the launcher builds once per
+// geometry, so a load costs table reads instead of 4-6 integer divisions:
+//   column table  (K, 3):  k = (c, i, j)  ->  c*H*W + i*dh*W + j*dw,  i*dh,  j*dw
+//   position table (L, 2): l = (oh, ow)   ->  oh*sh - ph,  ow*sw - pw
+// Column entry (k, l) is then x[c, hb + i*dh, wb + j*dw] with (hb, wb) the position of l.
 
-enum { TILE = 16 };  // the launcher runs (TILE, TILE) thread blocks
+enum { TILE = 16 };  // the launcher runs (TILE, rows) thread blocks, rows a power of two <= TILE
 
-// Column entry (k, l) of one image and group; xg points at the group's first input channel.
 template <typename T>
-__device__ __forceinline__ T column_entry(const T* xg, long long k, long long l,
-                                          long long H, long long W, long long kh, long long kw,
-                                          long long sh, long long sw, long long ph, long long pw,
-                                          long long dh, long long dw, long long OW)
+__device__ __forceinline__ T column_entry(const T* xg, const long long* column, long long hb, long long wb,
+                                          long long H, long long W)
 {
-    const int taps = (int)(kh * kw);
-    const int c = (int)k / taps, t = (int)k - c * taps;
-    const int i = t / (int)kw, j = t - i * (int)kw;
-    const int oh = (int)l / (int)OW, ow = (int)l - oh * (int)OW;
-    const long long h = oh * sh - ph + i * dh, w = ow * sw - pw + j * dw;
-    return (h >= 0 && h < H && w >= 0 && w < W) ? xg[(c * H + h) * W + w] : T(0);
+    const long long h = hb + column[1], w = wb + column[2];
+    return (h >= 0 && h < H && w >= 0 && w < W) ? xg[column[0] + hb * W + wb] : T(0);
 }
 
 // y[n, g*Og + o, l] = sum_k w[g*Og + o, k] * column(n, g)[k, l].
-// Block (x: l tile, y: o tile); blockIdx.z walks the (n, g) pairs.
+// Block (x: l tile, y: o rows); blockIdx.z walks the (n, g) pairs.
 template <typename T>
 __global__ void conv2d_forward_direct(const T* __restrict__ x, const T* __restrict__ w, T* __restrict__ y,
+                                      const long long* __restrict__ columns, const long long* __restrict__ positions,
                                       long long N, long long C, long long H, long long W,
                                       long long kh, long long kw, long long sh, long long sw,
                                       long long ph, long long pw, long long dh, long long dw,
                                       long long OH, long long OW, long long O, long long groups)
 {
-    __shared__ T w_tile[TILE][TILE];    // [o][k]
+    __shared__ T w_tile[TILE][TILE];    // [o][k], rows used
     __shared__ T col_tile[TILE][TILE];  // [k][l]
     const long long cg = C / groups, Og = O / groups, K = cg * kh * kw, L = OH * OW;
-    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
     const long long l = (long long)blockIdx.x * TILE + tx;
-    const long long o = (long long)blockIdx.y * TILE + ty;
+    const long long o = (long long)blockIdx.y * rows + ty;
+    const long long hb = l < L ? positions[2 * l] : 0, wb = l < L ? positions[2 * l + 1] : 0;
     // z depends on the block only, so every thread of the block runs the same iterations and
     // reaches the same __syncthreads().
     for (long long z = blockIdx.z; z < N * groups; z += gridDim.z) {
@@ -125,8 +126,9 @@ __global__ void conv2d_forward_direct(const T* __restrict__ x, const T* __restri
         T acc = 0;
         for (long long k0 = 0; k0 < K; k0 += TILE) {
             w_tile[ty][tx] = (o < Og && k0 + tx < K) ? wg[o * K + k0 + tx] : T(0);
-            col_tile[ty][tx] = (k0 + ty < K && l < L)
-                ? column_entry(xg, k0 + ty, l, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OW) : T(0);
+            for (int kk = ty; kk < TILE; kk += rows)
+                col_tile[kk][tx] = (k0 + kk < K && l < L)
+                    ? column_entry(xg, columns + 3 * (k0 + kk), hb, wb, H, W) : T(0);
             __syncthreads();
             for (int kk = 0; kk < TILE; ++kk)
                 acc += w_tile[ty][kk] * col_tile[kk][tx];
@@ -137,86 +139,85 @@ __global__ void conv2d_forward_direct(const T* __restrict__ x, const T* __restri
     }
 }
 
-// gy entry that tap t = (o, i, j) sends to input pixel p = (h, w), or 0 when no output reaches
-// p through that tap; gyg points at the group's first output channel of image n.
-template <typename T>
-__device__ __forceinline__ T output_grad_entry(const T* gyg, long long t, long long p,
-                                               long long W, long long kh, long long kw,
-                                               long long sh, long long sw, long long ph, long long pw,
-                                               long long dh, long long dw, long long OH, long long OW)
-{
-    const int taps = (int)(kh * kw);
-    const int o = (int)t / taps, r = (int)t - o * taps;
-    const int i = r / (int)kw, j = r - i * (int)kw;
-    const int h = (int)p / (int)W, w = (int)p - h * (int)W;
-    const int hs = h + (int)ph - i * (int)dh, ws = w + (int)pw - j * (int)dw;  // oh*sh, ow*sw
-    if (hs < 0 || ws < 0 || hs % (int)sh != 0 || ws % (int)sw != 0)
-        return T(0);
-    const int oh = hs / (int)sh, ow = ws / (int)sw;
-    return (oh < OH && ow < OW) ? gyg[((long long)o * OH + oh) * OW + ow] : T(0);
-}
-
-// gx[n, g*cg + c, p] = sum_t w[g*Og + o, c, i, j] * gy entry (t, p), t = (o, i, j) over the
-// group's Og*kh*kw taps: col2im(W^T gy) without the columns. Block (x: p tile, y: c tile).
+// gx = col2im(W^T gy) without the columns, split by stride phase. Input row h receives from
+// kernel row i only when h + ph - i*dh is a multiple of sh, so the rows h with (h + ph) % sh == rh
+// take gradient only from the taps i with i*dh % sh == rh, and likewise for columns. Every
+// (rh, rw) phase is one GEMM over just its own taps: together the phases do 1/(sh*sw) of the
+// multiply-adds of one GEMM over all taps (1/16 at stride 4), none of them on a structural zero.
+// The launcher's tables, per phase p = rh*sw + rw:
+//   phases (sh*sw, 6): first row h0, row count, first column w0, column count, first entry, entries
+//   taps (Og*kh*kw, 4), the phase's entries t = (o, i, j) in order:
+//       w offset (o*cg)*kh*kw + i*kw + j,  gy offset o*OH*OW,  oh - a,  ow - b
+// where pixel (a, b) of the phase is input (h0 + a*sh, w0 + b*sw) and reads gy[o, oh, ow].
+// Block (x: pixel tile of a phase, y: c rows); blockIdx.z walks (n, g, phase).
 template <typename T>
 __global__ void conv2d_grad_input_direct(const T* __restrict__ gy, const T* __restrict__ w, T* __restrict__ gx,
+                                         const long long* __restrict__ phases, const long long* __restrict__ taps,
                                          long long N, long long C, long long H, long long W,
                                          long long kh, long long kw, long long sh, long long sw,
                                          long long ph, long long pw, long long dh, long long dw,
                                          long long OH, long long OW, long long O, long long groups)
 {
-    __shared__ T w_tile[TILE][TILE];  // [c][t]
+    __shared__ T w_tile[TILE][TILE];  // [c][t], rows used
     __shared__ T g_tile[TILE][TILE];  // [t][p]
-    const long long cg = C / groups, Og = O / groups, taps = kh * kw, Tn = Og * taps, HW = H * W;
-    const int tx = threadIdx.x, ty = threadIdx.y;
+    const long long cg = C / groups, Og = O / groups, n_phases = sh * sw;
+    const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
     const long long p = (long long)blockIdx.x * TILE + tx;
-    const long long c = (long long)blockIdx.y * TILE + ty;
-    for (long long z = blockIdx.z; z < N * groups; z += gridDim.z) {
-        const long long n = z / groups, g = z - n * groups;
+    const long long c = (long long)blockIdx.y * rows + ty;
+    for (long long z = blockIdx.z; z < N * groups * n_phases; z += gridDim.z) {
+        const long long ng = z / n_phases, phase = z - ng * n_phases;
+        const long long n = ng / groups, g = ng - n * groups;
+        const long long* head = phases + 6 * phase;
+        const long long h0 = head[0], w0 = head[2], cols = head[3], P = head[1] * cols, Tn = head[5];
+        const long long* tab = taps + 4 * head[4];
+        const long long a = p < P ? p / cols : 0, b = p < P ? p - a * cols : 0;  // once per phase
         const T* gyg = gy + (n * O + g * Og) * OH * OW;
-        const T* wg = w + g * Og * cg * taps;
+        const T* wg = w + g * Og * cg * kh * kw;
         T acc = 0;
         for (long long t0 = 0; t0 < Tn; t0 += TILE) {
-            const long long t = t0 + tx;
-            if (c < cg && t < Tn) {
-                const long long o = t / taps;
-                w_tile[ty][tx] = wg[(o * cg + c) * taps + (t - o * taps)];
-            } else {
-                w_tile[ty][tx] = T(0);
+            w_tile[ty][tx] = (c < cg && t0 + tx < Tn) ? wg[tab[4 * (t0 + tx)] + c * kh * kw] : T(0);
+            for (int tt = ty; tt < TILE; tt += rows) {
+                T v = T(0);
+                if (t0 + tt < Tn && p < P) {
+                    const long long* e = tab + 4 * (t0 + tt);
+                    const long long oh = a + e[2], ow = b + e[3];
+                    if (oh >= 0 && oh < OH && ow >= 0 && ow < OW)
+                        v = gyg[e[1] + oh * OW + ow];
+                }
+                g_tile[tt][tx] = v;
             }
-            g_tile[ty][tx] = (t0 + ty < Tn && p < HW)
-                ? output_grad_entry(gyg, t0 + ty, p, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW) : T(0);
             __syncthreads();
             for (int tt = 0; tt < TILE; ++tt)
                 acc += w_tile[ty][tt] * g_tile[tt][tx];
             __syncthreads();
         }
-        if (c < cg && p < HW)
-            gx[(n * C + g * cg + c) * HW + p] = acc;
+        if (c < cg && p < P)
+            gx[(n * C + g * cg + c) * H * W + (h0 + a * sh) * W + w0 + b * sw] = acc;
     }
 }
 
 // gw[g*Og + o, k] = sum over (n, l) of gy[n, g*Og + o, l] * column(n, g)[k, l]. The reduction
 // runs over N*L, far longer than the output is wide, so it is cut into `splits` contiguous
 // pieces of (n, l-tile) steps, each written to its own slice of gw_parts (splits, O, K); the
-// launcher sums the slices. Block (x: k tile, y: o tile); blockIdx.z walks (g, split).
+// launcher sums the slices. Block (x: k tile, y: o rows); blockIdx.z walks (g, split).
 template <typename T>
 __global__ void conv2d_grad_weight_direct(const T* __restrict__ gy, const T* __restrict__ x, T* __restrict__ gw_parts,
+                                          const long long* __restrict__ columns, const long long* __restrict__ positions,
                                           long long N, long long C, long long H, long long W,
                                           long long kh, long long kw, long long sh, long long sw,
                                           long long ph, long long pw, long long dh, long long dw,
                                           long long OH, long long OW, long long O, long long groups,
                                           long long splits)
 {
-    __shared__ T g_tile[TILE][TILE];        // [o][l]
+    __shared__ T g_tile[TILE][TILE];        // [o][l], rows used
     __shared__ T col_tile[TILE][TILE + 1];  // [k][l]; +1: read along k below, keeps banks apart
     const long long cg = C / groups, Og = O / groups, K = cg * kh * kw, L = OH * OW;
     const long long l_tiles = (L + TILE - 1) / TILE, steps = N * l_tiles;
     const long long per_split = (steps + splits - 1) / splits;
-    const int tx = threadIdx.x, ty = threadIdx.y;
+    const int tx = threadIdx.x, ty = threadIdx.y, rows = blockDim.y;
     const long long k_base = (long long)blockIdx.x * TILE;
     const long long k = k_base + tx;
-    const long long o = (long long)blockIdx.y * TILE + ty;
+    const long long o = (long long)blockIdx.y * rows + ty;
     for (long long z = blockIdx.z; z < groups * splits; z += gridDim.z) {
         const long long g = z / splits, s = z - g * splits;
         const long long first = s * per_split;
@@ -226,9 +227,12 @@ __global__ void conv2d_grad_weight_direct(const T* __restrict__ gy, const T* __r
             const long long n = step / l_tiles, l0 = (step - n * l_tiles) * TILE;
             const T* gyg = gy + (n * O + g * Og) * L;
             const T* xg = x + (n * C + g * cg) * H * W;
-            g_tile[ty][tx] = (o < Og && l0 + tx < L) ? gyg[o * L + l0 + tx] : T(0);
-            col_tile[ty][tx] = (k_base + ty < K && l0 + tx < L)
-                ? column_entry(xg, k_base + ty, l0 + tx, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OW) : T(0);
+            const long long l = l0 + tx;
+            g_tile[ty][tx] = (o < Og && l < L) ? gyg[o * L + l] : T(0);
+            const long long hb = l < L ? positions[2 * l] : 0, wb = l < L ? positions[2 * l + 1] : 0;
+            for (int kk = ty; kk < TILE; kk += rows)
+                col_tile[kk][tx] = (k_base + kk < K && l < L)
+                    ? column_entry(xg, columns + 3 * (k_base + kk), hb, wb, H, W) : T(0);
             __syncthreads();
             for (int ll = 0; ll < TILE; ++ll)
                 acc += g_tile[ty][ll] * col_tile[tx][ll];

@@ -53,12 +53,65 @@ def geometry(x_shape, kernel_size, stride, padding, dilation) -> Geometry:
                     output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw))
 
 
-def tiled_grid(cols: int, rows: int, batches: int) -> tuple:
-    """Grid of a tiled kernel: TILE x TILE tiles over (cols, rows); z walks `batches` (strided)."""
-    if _cuda.tiles(rows) > _cuda.MAX_GRID:
+def tile_rows(rows: int) -> int:
+    """Thread rows of a tiled kernel's block for `rows` output rows (channels): the next power of
+    two, at most TILE, so few channels do not leave most of a TILE x TILE block idle."""
+    return int(min(_cuda.TILE, 1 << max(int(rows) - 1, 0).bit_length()))
+
+
+def tiled_grid(cols: int, rows: int, batches: int, rows_per_tile: int = _cuda.TILE) -> tuple:
+    """Grid of a tiled kernel: TILE-wide tiles over cols, rows_per_tile-high over rows; z walks
+    `batches` (strided)."""
+    row_tiles = -(-int(rows) // rows_per_tile)
+    if row_tiles > _cuda.MAX_GRID:
         raise ValueError(f"conv2d (cuda): {rows} rows per group exceed the grid "
-                         f"({_cuda.MAX_GRID} tiles of {_cuda.TILE})")
-    return (_cuda.tiles(cols), _cuda.tiles(rows), int(min(max(batches, 1), _cuda.MAX_GRID)))
+                         f"({_cuda.MAX_GRID} tiles of {rows_per_tile})")
+    return (_cuda.tiles(cols), max(row_tiles, 1), int(min(max(batches, 1), _cuda.MAX_GRID)))
+
+
+def _tiled(cols: int, rows: int, batches: int) -> tuple:
+    """(grid, block) of a tiled kernel with `rows` output rows."""
+    r = tile_rows(rows)
+    return tiled_grid(cols, rows, batches, r), (_cuda.TILE, r)
+
+
+# --- the direct kernels' tables (conv.cu, "direct convolution") -------------------------------------
+def column_table(g: Geometry, cg: int) -> np.ndarray:
+    """(cg*kh*kw, 3) int64: column row k = (c, i, j) -> (c*H*W + i*dh*W + j*dw, i*dh, j*dw)."""
+    c, i, j = np.meshgrid(np.arange(cg), np.arange(g.kh), np.arange(g.kw), indexing="ij")
+    ih, jw = i * g.dh, j * g.dw
+    return np.stack([c * g.H * g.W + ih * g.W + jw, ih, jw], axis=-1).reshape(-1, 3).astype(np.int64)
+
+
+def position_table(g: Geometry) -> np.ndarray:
+    """(OH*OW, 2) int64: column l = (oh, ow) -> (oh*sh - ph, ow*sw - pw)."""
+    oh, ow = np.meshgrid(np.arange(g.OH), np.arange(g.OW), indexing="ij")
+    return np.stack([oh * g.sh - g.ph, ow * g.sw - g.pw], axis=-1).reshape(-1, 2).astype(np.int64)
+
+
+def stride_phase_tables(g: Geometry, out_per_group: int, cg: int) -> tuple:
+    """(phases, taps) of conv2d_grad_input_direct: per stride phase (rh, rw), its input pixels
+    and the taps (o, i, j) that reach them; see conv.cu."""
+    def axis(r, n, p, s, k, d):
+        first = (r - p) % s  # first input index whose (index + padding) % stride == r
+        count = len(range(first, n, s))
+        return first, count, [(t, (first + p - t * d) // s) for t in range(k) if (t * d - r) % s == 0]
+
+    phases = np.zeros((g.sh * g.sw, 6), np.int64)
+    taps = []
+    for rh in range(g.sh):
+        h0, n_rows, rows = axis(rh, g.H, g.ph, g.sh, g.kh, g.dh)
+        for rw in range(g.sw):
+            w0, n_cols, cols = axis(rw, g.W, g.pw, g.sw, g.kw, g.dw)
+            entries = [((o * cg) * g.kh * g.kw + i * g.kw + j, o * g.OH * g.OW, di, dj)
+                       for o in range(out_per_group) for i, di in rows for j, dj in cols]
+            phases[rh * g.sw + rw] = (h0, n_rows, w0, n_cols, len(taps), len(entries))
+            taps += entries
+    return phases, np.array(taps, np.int64).reshape(-1, 4)
+
+
+def _device(table):
+    return _cuda.cupy().asarray(table)
 
 
 def grad_weight_splits(g: Geometry, out_channels: int, groups: int) -> int:
@@ -121,9 +174,9 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     elif algo == "direct":
         y = cp.empty((g.N, o, g.OH, g.OW), dtype=x.dtype)
         if y.size:
-            _kernels.launch("conv2d_forward_direct", x.dtype,
-                            tiled_grid(length, o // groups, g.N * groups), (_cuda.TILE, _cuda.TILE),
-                            (x, w, y, *g.args(), *_cuda.i64(o, groups)))
+            _kernels.launch("conv2d_forward_direct", x.dtype, *_tiled(length, o // groups, g.N * groups),
+                            (x, w, y, _device(column_table(g, cg)), _device(position_table(g)),
+                             *g.args(), *_cuda.i64(o, groups)))
     else:
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     if b is not None:
@@ -157,16 +210,18 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
         splits = grad_weight_splits(g, o, groups)
         parts = cp.empty((splits, o, k), dtype=x.dtype)
         if parts.size:
-            _kernels.launch("conv2d_grad_weight_direct", x.dtype,
-                            tiled_grid(k, o // groups, groups * splits), (_cuda.TILE, _cuda.TILE),
-                            (gy, x, parts, *g.args(), *_cuda.i64(o, groups, splits)))
+            _kernels.launch("conv2d_grad_weight_direct", x.dtype, *_tiled(k, o // groups, groups * splits),
+                            (gy, x, parts, _device(column_table(g, cg)), _device(position_table(g)),
+                             *g.args(), *_cuda.i64(o, groups, splits)))
         gw = (parts[0] if splits == 1 else parts.sum(axis=0)).reshape(w.shape)
         if need_input_grad:
             gx = cp.empty(x.shape, dtype=x.dtype)
             if gx.size:
+                phases, taps = stride_phase_tables(g, o // groups, cg)
+                pixels = -(-g.H // g.sh) * -(-g.W // g.sw)  # the most any phase has
                 _kernels.launch("conv2d_grad_input_direct", x.dtype,
-                                tiled_grid(g.H * g.W, cg, g.N * groups), (_cuda.TILE, _cuda.TILE),
-                                (gy, w, gx, *g.args(), *_cuda.i64(o, groups)))
+                                *_tiled(pixels, cg, g.N * groups * g.sh * g.sw),
+                                (gy, w, gx, _device(phases), _device(taps), *g.args(), *_cuda.i64(o, groups)))
     else:
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     return gx, gw, gb

@@ -193,8 +193,9 @@ class LaunchChecker:
         assert all(isinstance(v, int) and v >= 1 for v in grid + block), (expression, grid, block)
         assert grid[0] < 2**31 and all(v <= 65535 for v in grid[1:]), (expression, grid)
         assert int(np.prod(block)) <= 1024, (expression, block)
-        if "TILE" in body:
-            assert block == (_cuda.TILE, _cuda.TILE), (expression, block)
+        if "TILE" in body:  # (TILE, rows): rows a power of two up to TILE (the tile loads step by it)
+            assert len(block) == 2 and block[0] == _cuda.TILE, (expression, block)
+            assert block[1] <= _cuda.TILE and block[1] & (block[1] - 1) == 0, (expression, block)
         if "REDUCE_THREADS" in body or "row_max_and_lse" in body:
             assert block == (_cuda.REDUCE_THREADS,), (expression, block)
         if "__match_any_sync" in body:
@@ -357,6 +358,9 @@ def test_grad_weight_splits(n, hw, o, k, groups):
 def test_tiled_grid():
     from tinyconv.kernels.cuda import conv
     assert conv.tiled_grid(17, 16, 3) == (2, 1, 3)
+    assert [conv.tile_rows(n) for n in (1, 2, 3, 6, 16, 17, 384)] == [1, 2, 4, 8, 16, 16, 16]
+    assert conv.tiled_grid(17, 6, 3, conv.tile_rows(6)) == (2, 1, 3)
+    assert conv.tiled_grid(17, 20, 3, conv.tile_rows(20)) == (2, 2, 3)
     assert conv.tiled_grid(1, 1, 10**6) == (1, 1, _cuda.MAX_GRID)
     with pytest.raises(ValueError, match="rows"):
         conv.tiled_grid(1, 16 * (_cuda.MAX_GRID + 1), 1)
@@ -367,3 +371,50 @@ def test_pool_window_args():
     args = pool.window_args((2, 3, 7, 6), (3, 2), (2, 2), (1, 1))
     assert [int(a) for a in args] == [6, 7, 6, 3, 2, 2, 2, 1, 1, 4, 4]
     assert all(type(a) is np.int64 for a in args)
+
+
+@pytest.mark.parametrize("geometry", [
+    ((2, 3, 227, 227), (11, 11), (4, 4), (0, 0), (1, 1)),  # AlexNet conv1
+    ((1, 2, 13, 9), (3, 5), (2, 3), (1, 2), (2, 1)),
+    ((1, 1, 3, 2), (2, 2), (4, 4), (1, 1), (3, 3)),  # more phases than rows: empty phases
+])
+def test_stride_phase_tables_hold_exactly_the_taps_that_reach_each_pixel(geometry):
+    """conv2d_grad_input_direct's reduction per input pixel is its phase's entries: every tap
+    (o, i, j) in them reaches the pixel for some output, every other tap cannot, and the phases
+    share the taps out: the work is 1/(sh*sw) of a reduction over all of them."""
+    from tinyconv.kernels.cuda import conv
+    x_shape, kernel, stride, padding, dilation = geometry
+    g = conv.geometry(x_shape, kernel, stride, padding, dilation)
+    out_per_group, cg = 3, 2
+    phases, taps = conv.stride_phase_tables(g, out_per_group, cg)
+    assert phases.shape == (g.sh * g.sw, 6) and taps.shape == (out_per_group * g.kh * g.kw, 4)
+    seen = []
+    for rh in range(g.sh):
+        for rw in range(g.sw):
+            h0, n_rows, w0, n_cols, first, count = phases[rh * g.sw + rw]
+            assert list(range(h0, g.H, g.sh)) == [h for h in range(g.H) if (h + g.ph) % g.sh == rh]
+            assert n_rows == len(range(h0, g.H, g.sh)) and n_cols == len(range(w0, g.W, g.sw))
+            for w_off, gy_off, di, dj in taps[first:first + count]:
+                o, tap = divmod(int(w_off), cg * g.kh * g.kw)
+                i, j = divmod(tap, g.kw)
+                assert gy_off == o * g.OH * g.OW
+                seen.append((o, i, j))
+                # pixel (a, b) = input (h0 + a*sh, w0 + b*sw) meets this tap at output (a + di, b + dj)
+                assert h0 + g.ph - i * g.dh == di * g.sh and w0 + g.pw - j * g.dw == dj * g.sw
+    assert sorted(seen) == [(o, i, j) for o in range(out_per_group) for i in range(g.kh) for j in range(g.kw)]
+    longest = phases[:, 5].max()
+    if (g.sh, g.sw, g.kh) == (4, 4, 11):  # every pixel reduces over at most 3*3 taps per channel, not 121
+        assert longest == out_per_group * 9
+
+
+def test_direct_kernel_tables():
+    from tinyconv.kernels.cuda import conv
+    g = conv.geometry((1, 4, 7, 6), (2, 3), (2, 1), (1, 0), (2, 1))
+    columns, positions = conv.column_table(g, 2), conv.position_table(g)
+    x = np.arange(2 * 7 * 6).reshape(2, 7, 6)
+    cols = reference("conv").im2col(x[None].astype(float), (2, 3), (2, 1), (1, 0), (2, 1))[0]
+    for k, (off, ih, jw) in enumerate(columns):
+        for l, (hb, wb) in enumerate(positions):
+            h, w = hb + ih, wb + jw
+            expected = x.reshape(-1)[off + hb * g.W + wb] if 0 <= h < g.H and 0 <= w < g.W else 0
+            assert cols[k, l] == expected
