@@ -8,6 +8,7 @@ import numpy as np
 
 from . import metrics
 from .autograd import Tensor, no_grad
+from .dead import dead_units
 from .nn import functional as F
 from .optim.lr_scheduler import ReduceLROnPlateau
 
@@ -52,7 +53,7 @@ def evaluate(model, loader, device=None):
 
 
 def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, progress=None,
-        log=print, device=None):
+        log=print, loss_fn=None, track_dead=False, device=None):
     """Train for `epochs`, evaluating on `test_loader` after each; returns the history.
 
     progress: None, or a callable wrapping an iterable (e.g. tqdm) to show batches.
@@ -60,7 +61,12 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         moved to "cuda" trains from a host DataLoader. A non-finite loss stops with RuntimeError.
     scheduler: stepped after each epoch (ReduceLROnPlateau with the test loss); row["lr"] is
         the rate the epoch trained with.
+    loss_fn: loss(logits, target) -> scalar Tensor minimised in training (default
+        F.cross_entropy; e.g. nn.FocalLoss(gamma=2)); the logged test loss stays cross-entropy.
+    track_dead: after each epoch also measure each ReLU/LeakyReLU layer's fraction of dead units
+        (never active over the training set; tinyconv.dead.dead_units), logged and kept in row["dead"].
     """
+    loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     history = []
     device = model_device(model) if device is None else device
     for epoch in range(1, epochs + 1):
@@ -71,7 +77,7 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         for x, y in batches:
             x, y = _on(device, x, y)
             logits = model(x)
-            loss = F.cross_entropy(logits, y)
+            loss = loss_fn(logits, y)
             _finite(loss.item(), "training loss", epoch)  # before the step spreads NaN into weights
             optimizer.zero_grad()
             loss.backward()
@@ -90,8 +96,12 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         row = {"epoch": epoch, "train_loss": loss_sum / seen, "train_accuracy": correct / seen,
                "test_loss": test["loss"], "test_accuracy": test["accuracy"],
                "lr": lr, "epoch_seconds": train_time}
+        dead = ""
+        if track_dead:
+            row["dead"] = dead_units(model, train_loader)
+            dead = "  dead units " + " ".join(f"{100 * v:.0f}%" for v in row["dead"].values())
         history.append(row)
         log(f"epoch {epoch:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
             f"train acc {100 * row['train_accuracy']:.2f}%  test acc {100 * row['test_accuracy']:.2f}%  "
-            f"({train_time:.1f} s)")
+            f"({train_time:.1f} s){dead}")
     return history

@@ -13,11 +13,12 @@ from .download import MNIST_MIRROR, MNIST_SHA256, default_root, download_mnist
 from .idx import read_idx, write_idx
 from .loader import DataLoader
 from .mnist import MNIST, MNIST_MEAN, MNIST_STD
+from .ecg import Heartbeats
 from .transforms import (Compose, Normalize, Pad, PCAColorAugmentation, RandomCrop,
                          RandomHorizontalFlip, channel_pca)
 
 __all__ = [
-    "MNIST", "MNIST_MEAN", "MNIST_STD", "TensorDataset", "DataLoader", "download_mnist", "default_root", "MNIST_MIRROR",
+    "Heartbeats", "MNIST", "MNIST_MEAN", "MNIST_STD", "TensorDataset", "DataLoader", "download_mnist", "default_root", "MNIST_MIRROR",
     "MNIST_SHA256", "read_idx", "write_idx", "transforms", "Compose", "Normalize", "Pad",
     "PCAColorAugmentation", "RandomCrop", "RandomHorizontalFlip", "channel_pca",
 ]

@@ -1,6 +1,7 @@
 """LeNet-5 and AlexNet."""
 from .alexnet import AlexNet, alexnet  # noqa: F401
 from .lenet import LeNet5, lenet5  # noqa: F401
+from .lenet1d import LeNet1d, lenet1d  # noqa: F401
 
 
 def count_parameters(model, trainable_only=False) -> int:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from .. import nn
 from ..autograd import Tensor
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh}
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
 POOLS = {"max": nn.MaxPool2d, "avg": nn.AvgPool2d}
 
 
