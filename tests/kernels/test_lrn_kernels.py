@@ -76,3 +76,28 @@ def test_running_sum_survives_a_large_leading_channel():
     y_ref, scale_ref = ref.lrn_forward(x.astype(np.float64), 3, 1.0, 0.75, 1.0)
     np.testing.assert_allclose(scale, scale_ref, rtol=1e-6)
     np.testing.assert_allclose(y, y_ref, rtol=1e-6)
+
+
+@pytest.mark.filterwarnings("ignore:invalid value:RuntimeWarning")  # the reference's inf * 0, inf - inf
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("beta", [0.75, 0.4])
+@pytest.mark.parametrize("size", [1, 2, 3, 5])
+def test_lrn_cpu_nonfinite_input_stays_in_its_windows(size, beta, dtype):
+    """A NaN or inf reaches only the channels whose window holds it, as in the reference; in a
+    running sum it would stay after leaving the window and make every later channel NaN."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 11, 3, 4)).astype(dtype)
+    x[0, 2, 0, 0], x[0, 5, 1, 1], x[1, 0, 2, 3] = np.nan, np.inf, -np.inf
+    x[1, 9, 2, 3], x[1, 4, 0, 2], x[1, 7, 0, 2] = np.nan, np.inf, -np.inf
+    gy = rng.standard_normal(x.shape).astype(dtype)
+    gy[0, 8, 2, 2] = np.inf
+    y, scale = cpu.lrn_forward(x, size, 0.2, beta, 2.0)
+    y_ref, scale_ref = ref.lrn_forward(x, size, 0.2, beta, 2.0)
+    assert np.isfinite(scale_ref).sum() > scale_ref.size // 2
+    for actual, expected in [(scale, scale_ref), (y, y_ref),
+                             (cpu.lrn_backward(gy, x, y_ref, scale_ref, size, 0.2, beta),
+                              ref.lrn_backward(gy, x, y_ref, scale_ref, size, 0.2, beta))]:
+        np.testing.assert_array_equal(np.isnan(actual), np.isnan(expected))
+        finite = np.isfinite(expected)
+        np.testing.assert_array_equal(actual[~finite], expected[~finite])  # same infinities
+        close(actual[finite], expected[finite])
