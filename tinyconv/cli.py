@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import time
@@ -22,10 +23,31 @@ def _input_shape(text):
 def _positive(kind):
     def parse(text):
         v = kind(text)
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive, got {text}")
+        if not math.isfinite(v) or v <= 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
         return v
     return parse
+
+
+def _non_negative(kind):
+    def parse(text):
+        v = kind(text)
+        if not math.isfinite(v) or v < 0:
+            raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
+        return v
+    return parse
+
+
+# optional packages -> the extra that installs them (a missing one gives one line, not a traceback)
+_EXTRAS = {"tqdm": "train", "matplotlib": "train", "cupy": "cuda", "mpi4py": "distributed"}
+
+
+def _require_optional(args):
+    """Import what training will need at the end (plots) or on the way (progress bars) now,
+    so that a missing package stops the run before any data is read."""
+    import importlib
+    for name in (["tqdm"] if not args.no_progress else []) + ["matplotlib"]:
+        importlib.import_module(name)
 
 
 def build_parser():
@@ -40,9 +62,9 @@ def build_parser():
     t.add_argument("--batch-size", type=_positive(int), default=64)
     t.add_argument("--lr", type=_positive(float), default=None,
                    help="SGD learning rate (default 0.05 for lenet5, 0.02 for ecg1d)")
-    t.add_argument("--momentum", type=float, default=0.9)
-    t.add_argument("--weight-decay", type=float, default=0.0)
-    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--momentum", type=_non_negative(float), default=0.9)
+    t.add_argument("--weight-decay", type=_non_negative(float), default=0.0)
+    t.add_argument("--seed", type=_non_negative(int), default=0)
     t.add_argument("--data", choices=["mnist5k", "mnist"], default="mnist5k",
                    help="mnist5k: the real 5,000-image subset shipped offline; mnist: full IDX files")
     t.add_argument("--data-dir", default=None, help="folder with the MNIST IDX .gz files (--data mnist)")
@@ -91,6 +113,7 @@ def cmd_train(args):
         from .cli_ecg import train_ecg1d
         return train_ecg1d(args)
     args.lr = 0.05 if args.lr is None else args.lr
+    _require_optional(args)
     if args.backend:
         tc.set_backend(args.backend)
     tc.manual_seed(args.seed)
@@ -136,7 +159,7 @@ def cmd_train(args):
               "test_accuracy": final["accuracy"], "seconds": seconds, "history": history,
               "confusion_matrix": np.asarray(cm).tolist()}
     tmp = out / "metrics.json.tmp"
-    tmp.write_text(json.dumps(report, indent=2))
+    tmp.write_text(json.dumps(report, indent=2, allow_nan=False))  # standard JSON only
     os.replace(tmp, out / "metrics.json")
     _plot(history, out / "curves.png")
     print(f"test accuracy {100 * final['accuracy']:.2f}% on {len(test_set)} held-out images "
@@ -185,6 +208,13 @@ def main(argv=None):
         {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench}[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, TypeError) as e:
         print(f"tinyconv {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except ModuleNotFoundError as e:
+        top = (e.name or "").split(".")[0]
+        if top not in _EXTRAS:
+            raise
+        print(f"tinyconv {args.command}: error: the optional package {top!r} is not installed; "
+              f"pip install 'tinyconv[{_EXTRAS[top]}]'", file=sys.stderr)
         return 2
     return 0
 
