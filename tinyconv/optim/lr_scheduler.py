@@ -21,6 +21,36 @@ def _check_optimizer(optimizer, owner):
         raise TypeError(f"{owner}: expected a tinyconv Optimizer, got {type(optimizer).__name__}")
 
 
+def _load_checked(scheduler, state_dict):
+    """Replace the scheduler's state with `state_dict` after checking it has exactly the keys,
+    the list lengths and the kinds (number, string, list) of the scheduler's own state."""
+    owner = f"{type(scheduler).__name__}.load_state_dict"
+    if not isinstance(state_dict, dict):
+        raise TypeError(f"{owner}: expected a dict, got {type(state_dict).__name__}")
+    own = scheduler.state_dict()
+    unknown, missing = sorted(set(state_dict) - set(own)), sorted(set(own) - set(state_dict))
+    if unknown or missing:
+        raise ValueError(f"{owner}: unexpected keys {unknown}, missing keys {missing} (a state "
+                         "saved by another kind of scheduler?)")
+    problems = []
+    for key, value in state_dict.items():
+        mine = own[key]
+        if isinstance(mine, (list, tuple)):
+            if not isinstance(value, (list, tuple)) or len(value) != len(mine):
+                problems.append(f"{key}: expected a list of {len(mine)}, got {value!r}")
+            elif any(isinstance(a, numbers.Real) and (isinstance(b, bool) or not isinstance(b, numbers.Real))
+                     for a, b in zip(mine, value)):
+                problems.append(f"{key}: expected numbers, got {value!r}")
+        elif isinstance(mine, numbers.Real) and not isinstance(mine, bool):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real):
+                problems.append(f"{key}: expected a number, got {value!r}")
+        elif isinstance(mine, str) and value != mine and not isinstance(value, str):
+            problems.append(f"{key}: expected a string, got {value!r}")
+    if problems:
+        raise ValueError(f"{owner}: nothing was loaded:\n  " + "\n  ".join(problems))
+    scheduler.__dict__.update({k: list(v) if isinstance(v, tuple) else v for k, v in state_dict.items()})
+
+
 def _int(value, name, owner, minimum):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
         raise ValueError(f"{owner}: {name} must be an int >= {minimum}, got {value!r}")
@@ -65,7 +95,7 @@ class LRScheduler:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        _load_checked(self, state_dict)
 
 
 class StepLR(LRScheduler):
@@ -184,4 +214,4 @@ class ReduceLROnPlateau:
         return {k: v for k, v in self.__dict__.items() if k != "optimizer"}
 
     def load_state_dict(self, state_dict):
-        self.__dict__.update(state_dict)
+        _load_checked(self, state_dict)

@@ -138,7 +138,7 @@ class Optimizer:
         """Restore hyper-parameters and buffers saved by state_dict() (from a checkpoint or from
         tinyconv.from_torch(torch_optimizer.state_dict())). Everything is checked first."""
         groups = state_dict.get("param_groups") if isinstance(state_dict, dict) else None
-        if groups is None or "state" not in state_dict:
+        if not isinstance(groups, list) or not isinstance(state_dict.get("state"), dict):
             raise ValueError("optimizer state_dict needs 'state' and 'param_groups' entries")
         if len(groups) != len(self.param_groups):
             raise ValueError(f"loaded state has {len(groups)} parameter groups, this optimizer has "
@@ -162,6 +162,9 @@ class Optimizer:
                 if name == "step":
                     entry[name] = int(np.asarray(v))  # PyTorch keeps it as a float tensor
                 elif hasattr(v, "shape"):
+                    if getattr(v, "dtype", np.dtype(object)).kind not in "biuf":
+                        raise ValueError(f"state {name!r} of parameter {key} is not numeric "
+                                         f"({getattr(v, 'dtype', type(v).__name__)})")
                     if tuple(v.shape) != p.shape:
                         raise ValueError(f"state {name!r} of parameter {key} has shape "
                                          f"{tuple(v.shape)}, the parameter {p.shape}")
@@ -173,8 +176,12 @@ class Optimizer:
             new_state[id(p)] = entry
         # options this optimizer knows; PyTorch's extra flags (foreach, fused, ...) are dropped
         known = set(self.defaults) | {"initial_lr"}
-        for saved, own in zip(groups, self.param_groups):
-            own.update({k: copy.deepcopy(v) for k, v in saved.items() if k in known})
+        merged = [{**own, **{k: copy.deepcopy(v) for k, v in saved.items() if k in known}}
+                  for saved, own in zip(groups, self.param_groups)]
+        for group in merged:  # the loaded hyper-parameters must be ones the constructor accepts
+            self._validate_group(group)
+        for group, own in zip(merged, self.param_groups):
+            own.update(group)
         self.state = new_state
 
     def __repr__(self):
