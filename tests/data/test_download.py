@@ -125,3 +125,38 @@ def test_bad_digest_tables(tmp_path, files, problem):
 def test_standard_table_names_the_four_files():
     assert sorted(MNIST_SHA256) == sorted(NAMES)
     assert all(len(d) == 64 and int(d, 16) >= 0 for d in MNIST_SHA256.values())
+
+
+def test_oversized_response_is_discarded(served, tmp_path, rng):
+    url, root, _ = served
+    table, _ = make_files(root, rng)
+    dest = tmp_path / "capped"
+    with pytest.raises(ValueError, match="200-byte limit"):
+        download_mnist(dest, mirror=url, files={NAMES[0]: table[NAMES[0]]}, max_bytes=200)
+    assert list(dest.iterdir()) == []
+
+
+def test_existing_file_with_wrong_digest_is_replaced_or_deleted(served, tmp_path, rng):
+    url, root, requests = served
+    table, arrays = make_files(root, rng)
+    dest = tmp_path / "data"
+    dest.mkdir()
+    (dest / NAMES[1]).write_bytes(b"not mnist")
+    paths = download_mnist(dest, mirror=url, files={NAMES[1]: table[NAMES[1]]})
+    assert hashlib.sha256(paths[NAMES[1]].read_bytes()).hexdigest() == table[NAMES[1]]
+    (dest / NAMES[1]).write_bytes(b"damaged again")
+    (root / NAMES[1]).write_bytes(b"the server is wrong too")
+    with pytest.raises(ValueError, match="SHA-256 mismatch"):
+        download_mnist(dest, mirror=url, files={NAMES[1]: table[NAMES[1]]})
+    assert list(dest.iterdir()) == []  # the damaged file is gone, nothing half-written remains
+
+
+def test_mnist_download_flag_verifies_existing_files(served, tmp_path, rng, monkeypatch):
+    url, root, _ = served
+    table, arrays = make_files(root, rng)
+    monkeypatch.setattr(mnist_module, "download_mnist", functools.partial(download_mnist, mirror=url, files=table))
+    dest = tmp_path / "mnist"
+    MNIST(dest, train=False, source="mnist", download=True)
+    (dest / NAMES[3]).write_bytes((dest / NAMES[1]).read_bytes())  # a wrong but well-formed file
+    test = MNIST(dest, train=False, source="mnist", download=True)
+    np.testing.assert_array_equal(test.targets, arrays[NAMES[3]])

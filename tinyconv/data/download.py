@@ -27,6 +27,10 @@ MNIST_SHA256 = {
     "t10k-labels-idx1-ubyte.gz": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
 }
 
+# A response larger than this is cut off and discarded (a wrong URL or a hostile server must not
+# fill the disk); the standard files are 10 MB at most.
+MAX_BYTES = 64 << 20
+
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 20
 
@@ -59,15 +63,25 @@ def _check_table(files) -> dict:
     return table
 
 
-def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
-    """Stream url into a temp file beside dest; rename it to dest only if the digest matches."""
+def _fetch(url: str, dest: Path, expected: str, timeout: float, max_bytes: int = MAX_BYTES) -> None:
+    """Stream url into a temp file beside dest; rename it to dest only if the digest matches.
+    More than max_bytes (announced or received) aborts the download."""
     # a fresh name ("x": never reuse one), created with the umask's permissions, unlike mkstemp's 0600
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(6)}.part")
     out = open(tmp, "xb")
     try:
         digest = hashlib.sha256()
         with out, urllib.request.urlopen(url, timeout=timeout) as response:
+            announced = response.headers.get("Content-Length")
+            if announced is not None and announced.isdigit() and int(announced) > max_bytes:
+                raise ValueError(f"{dest.name}: {url} announces {int(announced)} bytes, more than "
+                                 f"the {max_bytes}-byte limit; nothing was kept")
+            received = 0
             for chunk in iter(lambda: response.read(_CHUNK), b""):
+                received += len(chunk)
+                if received > max_bytes:
+                    raise ValueError(f"{dest.name}: {url} sent more than the {max_bytes}-byte "
+                                     "limit; the download was discarded")
                 digest.update(chunk)
                 out.write(chunk)
         actual = digest.hexdigest()
@@ -81,11 +95,13 @@ def _fetch(url: str, dest: Path, expected: str, timeout: float) -> None:
         raise
 
 
-def download_mnist(root=None, mirror: str = MNIST_MIRROR, files=None, timeout: float = 60.0) -> dict:
+def download_mnist(root=None, mirror: str = MNIST_MIRROR, files=None, timeout: float = 60.0,
+                   max_bytes: int = MAX_BYTES) -> dict:
     """Download the MNIST IDX files into `root` (default: `default_root()/mnist`).
 
     `files` maps file name -> expected SHA-256 (default: the four standard files, MNIST_SHA256).
-    A file already present with the right digest is kept. Every file is tried; files whose
+    A file already present with the right digest is kept; one with a wrong digest is deleted
+    and fetched again. A response over max_bytes is discarded. Every file is tried; files whose
     digest does not match are deleted and reported together in one ValueError at the end, after
     the good ones are in place. Network errors propagate (urllib.error.URLError, an OSError).
     Returns {file name: path}.
@@ -98,8 +114,10 @@ def download_mnist(root=None, mirror: str = MNIST_MIRROR, files=None, timeout: f
     for name, expected in table.items():
         dest = root / name
         if not (dest.is_file() and sha256_file(dest) == expected):
+            if dest.exists():
+                dest.unlink()  # never leave a file that fails its check where a loader finds it
             try:
-                _fetch(base + name, dest, expected, timeout)
+                _fetch(base + name, dest, expected, timeout, max_bytes)
             except ValueError as e:
                 mismatches.append(str(e))
                 continue

@@ -102,8 +102,7 @@ def _idx_file(root: Path, stem: str) -> Path:
 def _load_idx(root, train: bool, download: bool):
     root = Path(root).expanduser() if root is not None else default_root() / "mnist"
     stems = _IDX_STEMS[train]
-    missing = not all((root / f"{s}.gz").is_file() or (root / s).is_file() for s in stems)
-    if missing and download:
+    if download:  # fetches what is missing and checks (re-fetching if needed) what is there
         download_mnist(root)
     elif not root.is_dir():
         raise FileNotFoundError(f"MNIST data directory {root} does not exist; download the IDX "
@@ -131,7 +130,8 @@ class MNIST(TensorDataset):
     train: the training split (True) or the test split.
     source: "mnist5k" (offline subset, 4,000 train / 1,000 test) or "mnist" (60,000 / 10,000).
     transform: a batch transform `f(images, rng)` on float32 (N, 1, 28, 28) batches.
-    download: for "mnist", fetch missing IDX files first (checked against their SHA-256).
+    download: for "mnist", verify the IDX files against their SHA-256 first, fetching missing or
+        damaged ones.
 
     `data` holds the uint8 images (N, 28, 28) and `targets` the int64 labels, as in
     torchvision; conversion to float happens per batch, which keeps full MNIST at 47 MB.
