@@ -229,3 +229,23 @@ def test_arguments_are_checked_against_the_kernel_signature(lib):
         lib.launch("rotate", (1,), (64,), (x, x.copy()))
     with pytest.raises(EmulationError, match="1 to 1024"):
         lib.launch("rotate", (1,), (2048,), (x, x.copy(), np.int32(1)))
+
+
+@pytest.mark.skipif(runtime.sanitize_requested(), reason="the plain build is what the README shows")
+def test_readme_step_through_runs_as_printed():
+    """kernels/cuda/emulate/README.md's "Step through a kernel": its code prints what it says."""
+    import re
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    readme = (Path(runtime.__file__).parent / "README.md").read_text()
+    section = readme[readme.index("## Step through a kernel"):]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shown = re.search(r"prints .*?\n\n```\n(.*?)```", section, re.S).group(1).splitlines()
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    printed = run.stdout.splitlines()
+    cut = shown.index("...")  # the README elides the middle
+    assert printed[:cut] == shown[:cut] and printed[-1] == shown[-1]
+    assert len(printed) == 15
