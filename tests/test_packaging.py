@@ -33,6 +33,10 @@ def test_wheel_contains_kernels_and_cuda_sources(wheel):
     for cu in (ROOT / "kernels" / "cuda").glob("*.cu"):
         assert f"tinyconv/kernels/cuda/{cu.name}" in names
     assert not any(n.startswith("kernels/") for n in names)  # no clash with PyPI's `kernels`
+    # the emulated CUDA flavour: shim headers and loader, never a cached build
+    for name in ("cuda_emulate.h", "scheduler.h", "README.md", "runtime.py", "conv.py"):
+        assert f"tinyconv/kernels/cuda/emulate/{name}" in names
+    assert not any(n.endswith(".so") for n in names)
 
 
 def test_wheel_imports_in_fresh_venv(wheel, tmp_path):
