@@ -42,6 +42,23 @@ def _non_negative(kind):
 _EXTRAS = {"tqdm": "train", "matplotlib": "train", "cupy": "cuda", "mpi4py": "distributed"}
 
 
+def _resume_from(args):
+    """The checkpoint to resume from (checked against this run's settings), or None."""
+    if args.resume is None:
+        return None
+    from . import resume
+    path = Path(args.resume)
+    state = resume.load_training_state(path / "checkpoint.npz" if path.is_dir() else path)
+    want = {"arch": "lenet5", "activation": args.activation, "pool": args.pool}
+    got = {k: state.get(k) for k in want}
+    if got != want:
+        raise ValueError(f"--resume {args.resume}: the checkpoint holds {got}, this run asks for {want}")
+    if state["epoch"] >= args.epochs:
+        raise ValueError(f"--resume {args.resume}: the checkpoint already holds {state['epoch']} "
+                         f"epochs; pass --epochs larger than that")
+    return state
+
+
 def _require_optional(args):
     """Import what training will need at the end (plots) or on the way (progress bars) now,
     so that a missing package stops the run before any data is read."""
@@ -76,6 +93,9 @@ def build_parser():
                    help="log each ReLU layer's fraction of dead units (never active) every epoch")
     t.add_argument("--pool", choices=["max", "avg"], default="max")
     t.add_argument("--out", default="runs/lenet5", help="folder for checkpoint, metrics and plot")
+    t.add_argument("--resume", metavar="DIR", default=None,
+                   help="continue the run whose checkpoint.npz is in DIR (written after every "
+                        "epoch): same weights as an uninterrupted run")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
 
     s = sub.add_parser("summary", help="per-layer shapes, parameters, MACs, receptive fields")
@@ -106,7 +126,7 @@ def cmd_train(args):
     import numpy as np
 
     import tinyconv as tc
-    from . import data, metrics, models, optim, serialization
+    from . import data, metrics, models, optim, resume, serialization
     from .train import evaluate, fit
 
     if args.model == "ecg1d":
@@ -114,6 +134,7 @@ def cmd_train(args):
         return train_ecg1d(args)
     args.lr = 0.05 if args.lr is None else args.lr
     _require_optional(args)
+    resumed = _resume_from(args)  # a checkpoint that cannot resume stops the run here
     if args.backend:
         tc.set_backend(args.backend)
     tc.manual_seed(args.seed)
@@ -132,6 +153,15 @@ def cmd_train(args):
     opt = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                     weight_decay=args.weight_decay)
     sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, (2 * args.epochs) // 3), gamma=0.1)
+    start_epoch, done = 1, []
+    if resumed is not None:
+        start_epoch, done = resume.restore(resumed, model, opt, sched, train_loader)
+    meta = {"arch": "lenet5", "activation": args.activation, "pool": args.pool}
+
+    def checkpoint(epoch, history):  # after every epoch, so that a stopped run can --resume
+        if True:
+            serialization.save(resume.training_state(model, opt, sched, train_loader, epoch,
+                                                     done + history, **meta), out / "checkpoint.npz")
 
     progress = None
     if not args.no_progress:
@@ -143,16 +173,16 @@ def cmd_train(args):
     print(f"LeNet-5 ({args.activation}, {args.pool}-pool) on {args.data}: {len(train_set)} train / "
           f"{len(test_set)} test images, backend {tc.get_backend()}, seed {args.seed}")
     start = time.perf_counter()
-    history = fit(model, opt, train_loader, test_loader, args.epochs, scheduler=sched,
+    history = done + fit(model, opt, train_loader, test_loader, args.epochs, scheduler=sched,
+                         start_epoch=start_epoch, on_epoch_end=checkpoint,
                   progress=progress,
                   loss_fn=_loss_fn(args), track_dead=args.track_dead)
     seconds = time.perf_counter() - start
     final = evaluate(model, test_loader)
     cm = metrics.confusion_matrix(final["preds"], final["targets"], num_classes=10)
 
-    serialization.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                        "epoch": args.epochs, "arch": "lenet5", "activation": args.activation,
-                        "pool": args.pool}, out / "checkpoint.npz")
+    serialization.save(resume.training_state(model, opt, sched, train_loader, args.epochs,
+                                             history, **meta), out / "checkpoint.npz")
     report = {"model": "lenet5", "backend": tc.get_backend(), "data": args.data,
               "config": {k: v for k, v in vars(args).items() if k != "command"},
               "train_images": len(train_set), "test_images": len(test_set),

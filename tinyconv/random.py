@@ -44,3 +44,25 @@ def next_counter(n: int):
 def initial_seed() -> int:
     _ensure()
     return _state["seed"]
+
+
+def get_rng_state() -> dict:
+    """Everything the random streams need to continue exactly: the seed, the dropout counter and
+    the host generator's state (a dict of ints, storable with tinyconv.save)."""
+    _ensure()
+    return {"seed": _state["seed"], "offset": _state["offset"],
+            "generator": _state["generator"].bit_generator.state}
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore a state from get_rng_state() (e.g. when resuming a training run)."""
+    if not isinstance(state, dict) or set(state) != {"seed", "offset", "generator"}:
+        raise ValueError("set_rng_state: expected the dict returned by get_rng_state() "
+                         "(keys seed, offset, generator)")
+    generator = np.random.default_rng()
+    try:
+        generator.bit_generator.state = state["generator"]
+    except (TypeError, ValueError, KeyError) as e:
+        raise ValueError(f"set_rng_state: the generator state is not a PCG64 state ({e})") from None
+    _state.update(seed=int(state["seed"]) % (1 << 64), offset=int(state["offset"]) % (1 << 64),
+                  generator=generator)

@@ -53,7 +53,8 @@ def evaluate(model, loader, device=None):
 
 
 def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, progress=None,
-        log=print, loss_fn=None, track_dead=False, device=None):
+        log=print, loss_fn=None, track_dead=False, device=None,
+        start_epoch=1, on_epoch_end=None):
     """Train for `epochs`, evaluating on `test_loader` after each; returns the history.
 
     progress: None, or a callable wrapping an iterable (e.g. tqdm) to show batches.
@@ -61,6 +62,9 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         moved to "cuda" trains from a host DataLoader. A non-finite loss stops with RuntimeError.
     scheduler: stepped after each epoch (ReduceLROnPlateau with the test loss); row["lr"] is
         the rate the epoch trained with.
+    start_epoch: the first epoch to train (a resumed run, see tinyconv.resume); the history
+        returned holds the epochs trained by this call.
+    on_epoch_end: called as on_epoch_end(epoch, history) after each epoch (e.g. to checkpoint).
     loss_fn: loss(logits, target) -> scalar Tensor minimised in training (default
         F.cross_entropy; e.g. nn.FocalLoss(gamma=2)); the logged test loss stays cross-entropy.
     track_dead: after each epoch also measure each ReLU/LeakyReLU layer's fraction of dead units
@@ -69,7 +73,7 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     history = []
     device = model_device(model) if device is None else device
-    for epoch in range(1, epochs + 1):
+    for epoch in range(start_epoch, epochs + 1):
         model.train()
         lr = optimizer.param_groups[0]["lr"]  # the rate this epoch trains with
         start, seen, loss_sum, correct = time.perf_counter(), 0, 0.0, 0
@@ -104,4 +108,6 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         log(f"epoch {epoch:>3}/{epochs}  train loss {row['train_loss']:.4f}  "
             f"train acc {100 * row['train_accuracy']:.2f}%  test acc {100 * row['test_accuracy']:.2f}%  "
             f"({train_time:.1f} s){dead}")
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, history)
     return history
