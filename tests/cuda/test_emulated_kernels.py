@@ -409,3 +409,39 @@ def test_lrn_window_sum_does_not_drift(dtype):
     gy[0, :4] = 5e5
     close(run(lrn.lrn_backward, gy, x, y_ref, scale_ref, 3, alpha, beta),
           ref_lrn.lrn_backward(gy, x, y_ref, scale_ref, 3, alpha, beta))
+
+
+# --- the tests above catch real kernel bugs: planted ones ---------------------------------------
+def mutant(monkeypatch, module, old, new):
+    """Make `module` (an emulated launcher) run a copy of its .cu with `old` replaced by `new`."""
+    source = _cuda.read_source(module._kernels.family)
+    assert source.count(old) >= 1, old
+    text = source.replace(old, new, 1)
+    lib = runtime.source_library(f"{module._kernels.family}_mutant", text, tuple(module._kernels.name_expressions))
+    monkeypatch.setattr(module._kernels, "library", lambda: lib)
+
+
+FORWARD_DIRECT_TAIL = """                acc += w_tile[ty][kk] * col_tile[kk][tx];
+            __syncthreads();"""
+REDUCE_TAIL = "    __syncthreads();  // buf may be reused right after"
+
+
+@pytest.mark.parametrize("planted", ["no barrier after the tile product", "no barrier before buf is reused",
+                                     "padding left unwritten"])
+def test_planted_bugs_are_caught(monkeypatch, planted):
+    if planted == "no barrier after the tile product":  # a fast thread overwrites the tiles others still read
+        mutant(monkeypatch, conv, FORWARD_DIRECT_TAIL, FORWARD_DIRECT_TAIL.replace("__syncthreads();", ""))
+        with pytest.raises(AssertionError):
+            check_conv(((1, 3, 9, 9), (5, 3, 3, 3), (1, 1), (1, 1), (1, 1), 1), np.float64, 3)  # K = 27: 2 tiles
+    elif planted == "no barrier before buf is reused":  # thread 0 reads buf[0] after the next reduction wrote it
+        mutant(monkeypatch, softmax, REDUCE_TAIL, "")
+        x = data(1, (3, 300), np.float64)
+        with pytest.raises(AssertionError):
+            close(run(softmax.softmax_forward, x), ref_softmax.softmax_forward(x))
+    else:  # right on zeroed memory; device memory (and the emulator's cupy.empty) is not zeroed
+        mutant(monkeypatch, conv, "out[(i * kw + j) * col_stride_r] = inside ? plane[h * W + w] : T(0);",
+               "if (inside) out[(i * kw + j) * col_stride_r] = plane[h * W + w];")
+        x = data(2, (1, 2, 5, 5), np.float32)
+        with pytest.raises(AssertionError):
+            np.testing.assert_array_equal(run(conv.im2col, x, (3, 3), (1, 1), (1, 1), (1, 1)),
+                                          ref_conv.im2col(x, (3, 3), (1, 1), (1, 1), (1, 1)))
