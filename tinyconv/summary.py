@@ -1,9 +1,10 @@
 """Per-layer table of a model: output shape, parameters, multiply-accumulates, receptive field.
 
-The model is traced by applying its leaf modules in registration order to a batch of one zero
-image (every model in tinyconv.models is such a chain; a Linear fed a 4-D tensor sees it
-flattened, as the models' Flatten does). Receptive field r and jump j (the input-pixel distance
-between neighbouring outputs) follow r += (k_eff - 1) * j, j *= s for every sliding window.
+The model runs once, as its own forward() defines, on a batch of one zero image; a forward hook
+on every leaf module records what it received and returned, in call order (so branches,
+ModuleLists and functional code in forward() are traced as they run). Receptive field r and
+jump j (the input-pixel distance between neighbouring outputs) follow r += (k_eff - 1) * j,
+j *= s for every sliding window met along the way.
 """
 from __future__ import annotations
 
@@ -25,14 +26,17 @@ def _window(m):
     return d * (k - 1) + 1, _pair(s)[0]
 
 
-def _macs(m, in_shape, out_shape):
-    name = type(m).__name__
-    if name == "Conv2d":
-        kh, kw = _pair(m.kernel_size)
-        return int(np.prod(out_shape)) * (m.in_channels // m.groups) * kh * kw
-    if name == "Linear":
-        return int(np.prod(out_shape[:-1])) * m.in_features * m.out_features
-    return 0
+def _macs(m, out_shape):
+    """Multiply-accumulates per image of a layer with a weight matrix or filter bank: every
+    output element reads one row of the weight (all but its first axis); a locally connected
+    layer, whose positions own their weights, reads each weight once."""
+    w = m._parameters.get("weight")
+    if w is None or w.ndim < 2:
+        return 0
+    own = tuple(getattr(m, "output_size", ()) or ())
+    if own and w.shape[:len(own)] == own:
+        return int(w.numel())
+    return int(np.prod(out_shape[1:])) * int(np.prod(w.shape[1:]))
 
 
 def leaves(model):
@@ -40,30 +44,33 @@ def leaves(model):
 
 
 def summarize(model, input_shape) -> dict:
-    """Trace `model` on a zero batch of `input_shape` (C, H, W); return rows and totals."""
+    """Run `model` on a zero batch of `input_shape` (C, H, W); return rows and totals."""
     was_training = model.training
     model.eval()
     dtype = next(iter(model.parameters())).dtype if list(model.parameters()) else np.float32
     x = Tensor(np.zeros((1,) + tuple(input_shape), dtype=dtype))
-    rows, rf, jump = [], 1, 1
+    calls, handles = [], []
+    for name, m in leaves(model):
+        def record(module, args, out, name=name):
+            calls.append((name, module, out.shape))
+        handles.append(m.register_forward_hook(record))
     try:
         with no_grad():
-            for name, m in leaves(model):
-                in_shape = x.shape
-                if type(m).__name__ == "Linear" and x.ndim > 2:
-                    x = x.reshape(x.shape[0], -1)
-                x = m(x)
-                win = _window(m)
-                if win is not None:
-                    rf += (win[0] - 1) * jump
-                    jump *= win[1]
-                params = sum(p.numel() for p in m.parameters())
-                rows.append({"name": name, "layer": type(m).__name__, "output": x.shape[1:],
-                             "params": params, "macs": _macs(m, in_shape, x.shape),
-                             "receptive_field": rf, "jump": jump})
+            model(x)
     finally:
+        for h in handles:
+            h.remove()
         model.train(was_training)
-    total = sum(r["params"] for r in rows)
+    rows, rf, jump = [], 1, 1
+    for name, m, out_shape in calls:
+        win = _window(m)
+        if win is not None:
+            rf += (win[0] - 1) * jump
+            jump *= win[1]
+        rows.append({"name": name, "layer": type(m).__name__, "output": out_shape[1:],
+                     "params": sum(p.numel() for p in m.parameters()), "macs": _macs(m, out_shape),
+                     "receptive_field": rf, "jump": jump})
+    total = sum(p.numel() for p in model.parameters())
     fc = sum(r["params"] for r in rows if r["layer"] == "Linear")
     return {"rows": rows, "total_params": total, "fc_params": fc,
             "fc_share": fc / total if total else 0.0,
