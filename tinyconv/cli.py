@@ -1,4 +1,4 @@
-"""`tinyconv train | summary | bench` (also `python -m tinyconv ...`)."""
+"""`tinyconv train | evaluate | predict | data | summary | bench` (also `python -m tinyconv ...`)."""
 from __future__ import annotations
 
 import argparse
@@ -106,6 +106,9 @@ def build_parser():
 
     b = sub.add_parser("bench", help="benchmark backends (run from a source checkout)")
     b.add_argument("args", nargs=argparse.REMAINDER, help="passed to `python -m benchmarks`")
+
+    from .cli_tools import add_parsers  # evaluate, predict, data download
+    add_parsers(sub, _positive(int))
     return p
 
 
@@ -235,7 +238,10 @@ def cmd_bench(args):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench}[args.command](args)
+        from . import cli_tools
+        {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench,
+         "evaluate": cli_tools.cmd_evaluate, "predict": cli_tools.cmd_predict,
+         "data": cli_tools.cmd_data}[args.command](args)
     except (ValueError, FileNotFoundError, RuntimeError, TypeError) as e:
         print(f"tinyconv {args.command}: error: {e}", file=sys.stderr)
         return 2
