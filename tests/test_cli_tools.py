@@ -70,3 +70,12 @@ def test_bad_checkpoints_and_data_download(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(data, "download_mnist", lambda root: calls.append(root) or {"a.gz": tmp_path / "a.gz"})
     assert cli.main(["data", "download", "mnist", "--data-dir", str(tmp_path)]) == 0
     assert calls == [str(tmp_path)] and "a.gz  (SHA-256 verified)" in capsys.readouterr().out
+
+
+def test_predict_without_pillow_is_one_line(checkpoint, tmp_path, capsys, monkeypatch):
+    import sys
+    folder, _ = checkpoint
+    monkeypatch.setitem(sys.modules, "PIL", None)
+    assert cli.main(["predict", str(folder), str(tmp_path / "x.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "pip install 'tinyconv[train]'" in err

@@ -39,7 +39,8 @@ def _non_negative(kind):
 
 
 # optional packages -> the extra that installs them (a missing one gives one line, not a traceback)
-_EXTRAS = {"tqdm": "train", "matplotlib": "train", "cupy": "cuda", "mpi4py": "distributed"}
+_EXTRAS = {"tqdm": "train", "matplotlib": "train", "PIL": "train", "cupy": "cuda",
+           "mpi4py": "distributed"}
 
 
 def _resume_from(args):
