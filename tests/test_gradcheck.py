@@ -76,9 +76,13 @@ def test_full_mode_perturbs_non_contiguous_inputs_in_place():
     np.testing.assert_array_equal(x.numpy(), np.arange(12.0).reshape(3, 4).T / 5)
 
 
-def test_gradcheck_leaves_callers_grads_alone():
+def test_gradcheck_keeps_callers_grads_and_fills_empty_ones():
     x = tc.tensor(np.array([1.0, 2.0]), requires_grad=True)
     (x * 3).sum().backward()
     before = x.grad
     tc.gradcheck(lambda x: x * x, [x])
     assert x.grad is before and x.grad.tolist() == [3.0, 3.0]
+    y = tc.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    tc.gradcheck(lambda y: y * y, [y], seed=5)
+    v = np.random.default_rng(5).standard_normal(2)  # gradcheck's upstream gradient for seed 5
+    np.testing.assert_allclose(y.grad.numpy(), 2 * y.numpy() * v)

@@ -46,7 +46,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", seed=0,
                              "tensors or use gradcheck_device")
     rng = np.random.default_rng(seed)
 
-    # The analytic gradient goes into fresh .grad slots; the caller's are put back afterwards.
+    # The analytic gradient goes into fresh .grad slots. A .grad the caller had is put back
+    # afterwards; an input that had none keeps the analytic gradient of <fn(x), v>.
     kept = [t.grad if isinstance(t, Tensor) else None for t in inputs]
     for t in inputs:
         if isinstance(t, Tensor):
@@ -61,7 +62,7 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3, mode="full", seed=0,
                         else inputs[i].grad.numpy().astype(np.float64)) for i in checked}
     finally:
         for t, g in zip(inputs, kept):
-            if isinstance(t, Tensor):
+            if isinstance(t, Tensor) and g is not None:
                 t.grad = g
 
     failures = []
