@@ -23,9 +23,16 @@ run: $(STAMP)
 
 # The whole suite on the default (numba) backend, then the op and model tests again on the
 # NumPy reference backend, then the notebooks.
-test: $(STAMP)
-	TINYCONV_BACKEND=numba $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests
-	TINYCONV_BACKEND=numpy $(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) tests/ops
+# The PyTorch oracle of the parity tests (CPU build, pinned as in CI), so that none of them
+# skips on a user's machine; -rs lists whatever still skips (no GPU, no MPI), with the reason.
+ORACLE := $(VENV)/.oracle
+$(ORACLE): $(STAMP)
+	$(PY) -m pip install -q "torch==2.13.0"
+	touch $(ORACLE)
+
+test: $(STAMP) $(ORACLE)
+	TINYCONV_BACKEND=numba $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests
+	TINYCONV_BACKEND=numpy $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests/ops
 	$(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks
 
 bench: $(STAMP)
