@@ -1,231 +1,323 @@
 """conv2d compiled with Numba: the same contract as kernels/reference/conv.py.
 
-im2col path: the columns of the whole batch are laid out as (groups, C/groups*kh*kw, N*OH*OW),
-so each group is ONE large GEMM (numpy.matmul -> BLAS) instead of N small ones; Numba does the
-gathers (im2col), the scatter (col2im) and the (G, O/G, N, L) <-> (N, O, L) reshuffles.
-direct path: loop nests over the output (forward), over input planes (grad input) and over
-weights (grad weight), parallel over independent planes so no two threads write one element.
+im2col path. The batch is cut into chunks of S samples; one work item is (chunk, group). A
+thread builds the item's columns (C/groups*kh*kw, S*OH*OW) in its own reused workspace (a few
+MB, so they stay in cache), and calls a single-threaded BLAS GEMM on them (`_blas.gemm`):
+  forward      y[chunk, group]  = W_g @ cols (+ bias), written straight into NCHW
+  grad weight  gW_g            += gy[chunk, group] @ cols^T   (one partial sum per thread)
+  grad input   gx[chunk, group] = col2im(W_g^T @ gy[chunk, group])
+Numba's threads are the only pool: BLAS never starts its own (see _blas.py). S is picked so a
+GEMM has ~COLS_PER_GEMM columns: enough for BLAS to run near its peak, small enough for cache.
+
+direct path. For each output plane and each kernel tap, the range of outputs whose input lies
+inside the image is computed once (`_valid_range`), so the innermost loop runs over a row of
+output columns with no test and vectorises. It needs no columns and wins when C*kh*kw is tiny.
 """
+import functools
+
+import numba
 import numpy as np
 from numba import njit, prange
+
+from . import _blas, _vec
+from ._blas import NO_TRANS, TRANS, gemm
+from ._conv_cols import (col2im_rows, columns, crop_planes, im2col_rows, pad_planes,
+                         scatter_columns, valid_range)
+from ._workspace import workspace
+
+COLS_PER_GEMM = 768
+WORKSPACE_BYTES = 16 * 2**20  # per thread: columns + a GEMM-sized gradient block
 
 
 def _out(n, k, s, p, d):
     return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
-@njit(cache=True)
-def _valid_range(o, s, p, off, n):
-    """The outputs t in [0, o) whose input index t*s - p + off lies inside [0, n)."""
-    lo = 0
-    start = off - p
-    if start < 0:
-        lo = (-start + s - 1) // s
-    hi = (n - 1 - start) // s + 1 if n - 1 - start >= 0 else 0
-    return lo, max(lo, min(o, hi))
-
-
 @njit(parallel=True, cache=True)
-def _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """x (N, C, H, W) -> cols (C*kh*kw, N*oh*ow): rows (c, i, j), columns (n, oh, ow).
-
-    The valid output range of each tap is computed once, so the inner copy has no branch
-    (and is a plain contiguous copy when the stride is 1).
-    """
-    n, c, h, w = x.shape
-    L = oh * ow
-    cols = np.empty((c * kh * kw, n * L), dtype=x.dtype)
-    for r in prange(c * kh * kw):
-        ci = r // (kh * kw)
-        i = (r // kw) % kh
-        j = r % kw
-        y0, y1 = _valid_range(oh, sh, ph, i * dh, h)
-        x0, x1 = _valid_range(ow, sw, pw, j * dw, w)
-        src0 = x0 * sw - pw + j * dw
-        for b in range(n):
-            for y in range(oh):
-                o = b * L + y * ow
-                if y < y0 or y >= y1:
-                    for xo in range(ow):
-                        cols[r, o + xo] = 0
-                    continue
-                ih = y * sh - ph + i * dh
-                for xo in range(x0):
-                    cols[r, o + xo] = 0
-                for xo in range(x1, ow):
-                    cols[r, o + xo] = 0
-                for xo in range(x1 - x0):
-                    cols[r, o + x0 + xo] = x[b, ci, ih, src0 + xo * sw]
+def _im2col_all(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    n, c = x.shape[0], x.shape[1]
+    cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    for b in prange(n):
+        im2col_rows(x, b, 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols[b])
     return cols
 
 
 @njit(parallel=True, cache=True)
-def _col2im_gl(cols, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
-    """The adjoint of _im2col_gl; parallel over (n, c) planes, so writes never collide."""
-    x = np.zeros((n, c, h, w), dtype=cols.dtype)
-    L = oh * ow
-    for p in prange(n * c):
-        b = p // c
-        ci = p % c
-        for i in range(kh):
-            y0, y1 = _valid_range(oh, sh, ph, i * dh, h)
-            for j in range(kw):
-                x0, x1 = _valid_range(ow, sw, pw, j * dw, w)
-                r = (ci * kh + i) * kw + j
-                src0 = x0 * sw - pw + j * dw
-                for y in range(y0, y1):
-                    ih = y * sh - ph + i * dh
-                    o = b * L + y * ow + x0
-                    for xo in range(x1 - x0):
-                        x[b, ci, ih, src0 + xo * sw] += cols[r, o + xo]
-    return x
+def _col2im_all(cols, gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
+    for b in prange(gx.shape[0]):
+        col2im_rows(cols[b], b, 1, 0, gx.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
+    return gx
 
 
+# --- im2col + GEMM --------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
-def _gl_to_nol(yg, n, bias, has_bias):
-    """(O, N*L) -> (N, O, L), adding the bias on the way."""
-    o, nl = yg.shape
-    L = nl // n
-    y = np.empty((n, o, L), dtype=yg.dtype)
-    for p in prange(n * o):
-        b = p // o
-        k = p % o
-        add = bias[k] if has_bias else 0
-        for l in range(L):
-            y[b, k, l] = yg[k, b * L + l] + add
+def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow, wide, S,
+                  ws, pad):
+    """y (N, O, OH, OW); w2 (O, K); ws (T, K*S*Lc + og*S*Lc), pad (T, S, C/groups, Hp, Wp) the
+    threads' scratch (Lc = columns per sample: OH*OW, or the wide grid's (OH-1)*Wp + OW)."""
+    n, c = x.shape[0], x.shape[1]
+    o, K = w2.shape
+    og, cg = o // groups, c // groups
+    rw = ow + (kw - 1) * dw if wide else ow  # distance between output rows in a column block
+    Lc = (oh - 1) * rw + ow
+    y = np.empty((n, o, oh, ow), dtype=x.dtype)
+    T = ws.shape[0]
+    items = (n + S - 1) // S * groups
+    for t in prange(T):
+        for it in range(t, items, T):
+            n0, g = it // groups * S, it % groups
+            ns = min(S, n - n0)
+            width = ns * Lc
+            cols = ws[t, :K * width].reshape(K, width)
+            columns(x, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
+            out = ws[t, K * width:K * width + og * width].reshape(og, width)
+            gemm(NO_TRANS, NO_TRANS, og, width, K, w2[g * og:].ctypes.data, K, cols.ctypes.data,
+                 width, 0.0, out.ctypes.data, width, y)
+            for s in range(ns):  # (og, ns*Lc) -> NCHW, bias added on the way
+                for r in range(og):
+                    add = bias[g * og + r] if has_bias else 0
+                    for yy in range(oh):
+                        row = out[r, s * Lc + yy * rw:s * Lc + yy * rw + ow]
+                        _vec.copy_add(y[n0 + s, g * og + r, yy], row, add)
     return y
 
 
 @njit(parallel=True, cache=True)
-def _nol_to_gl(gy):
-    """(N, O, L) -> (O, N*L)."""
-    n, o, L = gy.shape
-    out = np.empty((o, n * L), dtype=gy.dtype)
-    for p in prange(n * o):
-        b = p // o
-        k = p % o
-        for l in range(L):
-            out[k, b * L + l] = gy[b, k, l]
-    return out
+def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, ws, pad,
+                   gwp, gbp):
+    """gx (or an empty array), and per-thread partial sums gwp (T, O, K), gbp (T, O) float64."""
+    n, c, h, wd = x.shape
+    o, K = w2.shape
+    oh, ow = gy.shape[2], gy.shape[3]
+    og, cg = o // groups, c // groups
+    rw = ow + (kw - 1) * dw if wide else ow
+    Lc = (oh - 1) * rw + ow
+    gx = np.empty((n, c, h, wd) if need_gx else (0, 0, 0, 0), dtype=x.dtype)
+    T = ws.shape[0]
+    items = (n + S - 1) // S * groups
+    for t in prange(T):
+        gbp[t, :] = 0
+        first = np.ones(groups, dtype=np.bool_)
+        for it in range(t, items, T):
+            n0, g = it // groups * S, it % groups
+            ns = min(S, n - n0)
+            width = ns * Lc
+            cols = ws[t, :K * width].reshape(K, width)
+            gyc = ws[t, K * width:K * width + og * width].reshape(og, width)
+            columns(x, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
+            for s in range(ns):  # gy -> (og, ns*Lc), zeros between wide rows; bias grad on the way
+                for r in range(og):
+                    dst = gyc[r, s * Lc:(s + 1) * Lc]
+                    if wide:
+                        dst[:] = 0
+                    for yy in range(oh):
+                        _vec.copy(dst[yy * rw:yy * rw + ow], gy[n0 + s, g * og + r, yy])
+                    gbp[t, g * og + r] += _vec.total(dst)
+            gemm(NO_TRANS, TRANS, og, K, width, gyc.ctypes.data, width, cols.ctypes.data, width,
+                 0.0 if first[g] else 1.0, gwp[t, g * og:].ctypes.data, K, gyc)
+            first[g] = False
+            if need_gx:  # the columns are no longer needed: their space takes W_g^T @ gy
+                gemm(TRANS, NO_TRANS, K, width, og, w2[g * og:].ctypes.data, K, gyc.ctypes.data,
+                     width, 0.0, cols.ctypes.data, width, gyc)
+                scatter_columns(cols, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
+                                wide, gx, pad[t])
+        for g in range(groups):
+            if first[g]:  # this thread had no item of group g
+                gwp[t, g * og:(g + 1) * og] = 0
+    return gx
 
 
+@njit(parallel=True, cache=True)
+def _sum_partials(gwp, gbp, dtype):
+    T, o, K = gwp.shape
+    gw = np.empty((o, K), dtype=dtype.dtype)
+    for r in prange(o):
+        for k in range(K):
+            acc = gwp[0, r, k]
+            for t in range(1, T):
+                acc += gwp[t, r, k]
+            gw[r, k] = acc
+    gb = np.empty(o, dtype=dtype.dtype)
+    for r in range(o):
+        acc = 0.0
+        for t in range(T):
+            acc += gbp[t, r]
+        gb[r] = acc
+    return gw, gb
+
+
+class _Plan:
+    """How one conv call is cut: threads, samples per GEMM, wide grid or not, scratch shapes."""
+
+    def __init__(self, x_shape, w_shape, stride, padding, dilation, groups, oh, ow, itemsize, threads):
+        n, c, h, wd = x_shape
+        o, cg, kh, kw = w_shape
+        self.threads = threads
+        self.wide = stride == (1, 1) and WIDE
+        hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
+        lc = (oh - 1) * wp + ow if self.wide else oh * ow
+        K, og = cg * kh * kw, o // groups
+        S = max(1, min(n, -(-COLS_PER_GEMM // lc), WORKSPACE_BYTES // (itemsize * (K + og) * lc)))
+        if n >= self.threads:  # the nearest S that gives every thread the same number of items
+            even = [s for s in range(1, 2 * S + 1) if -(-n // s) * groups % self.threads == 0]
+            if even:
+                S = min(even, key=lambda s: (abs(s - S), s))
+        self.S = S
+        self.ws = (self.threads, (K + og) * S * lc)
+        padded = self.wide and padding != (0, 0)
+        self.pad = (self.threads, S, cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
+
+
+WIDE = True
+
+
+_plan = functools.lru_cache(maxsize=256)(_Plan)
+
+
+class _DirectPlan:
+    """Per-thread scratch of the direct kernels: one padded sample and one wide output row."""
+
+    def __init__(self, x_shape, stride, padding, oh, ow):
+        n, c, h, wd = x_shape
+        self.threads = numba.get_num_threads()
+        if stride == (1, 1):
+            hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
+            self.pad = (self.threads, 1, c, hp, wp)
+            self.row = (self.threads, (oh - 1) * wp + ow)
+        else:
+            self.pad, self.row = (self.threads, 1, 1, 1, 1), (self.threads, 1)
+
+
+# --- direct convolution ---------------------------------------------------------------------
+# Stride 1: on the wide grid (see _conv_cols.py) every tap of a (sample, out channel) plane is one
+# long axpy (forward, grad input) or dot product (grad weight) over the padded input plane.
+# Other strides: per tap, per output row, the valid output columns found once.
+
+@njit(parallel=True, cache=True)
+def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, pad, acc):
+    """pad (T, 1, C, Hp, Wp) and acc (T, Lw) per-thread scratch (used for stride 1)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    og = o // groups
+    y = np.empty((n, o, oh, ow), dtype=x.dtype)
+    T = pad.shape[0]
+    wide = sh == 1 and sw == 1
+    Wp = wd + 2 * pw
+    Lw = (oh - 1) * Wp + ow
+    for t in prange(T):
+        for b in range(t, n, T):
+            if wide:
+                pad_planes(x, b, 1, 0, c, ph, pw, pad[t])
+            for k in range(o):
+                c0 = (k // og) * cg
+                add = bias[k] if has_bias else 0
+                if wide:
+                    a = acc[t, :Lw]
+                    a[:] = add
+                    for ci in range(cg):
+                        src = pad[t, 0, c0 + ci].ravel()
+                        for i in range(kh):
+                            for j in range(kw):
+                                off = i * dh * Wp + j * dw
+                                _vec.axpy(a, w[k, ci, i, j], src[off:off + Lw])
+                    for yy in range(oh):
+                        _vec.copy(y[b, k, yy], a[yy * Wp:yy * Wp + ow])
+                    continue
+                out = y[b, k]
+                out[:] = add
+                for ci in range(cg):
+                    plane = x[b, c0 + ci]
+                    for i in range(kh):
+                        y0, y1 = valid_range(oh, sh, ph, i * dh, h)
+                        for j in range(kw):
+                            x0, x1 = valid_range(ow, sw, pw, j * dw, wd)
+                            if x1 == x0:  # no output of this tap sees the image (an empty
+                                continue  # strided slice would wrap around)
+                            s0 = x0 * sw - pw + j * dw
+                            for yy in range(y0, y1):
+                                src = plane[yy * sh - ph + i * dh, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
+                                _vec.axpy(out[yy, x0:x1], w[k, ci, i, j], src)
+    return y
+
+
+@njit(parallel=True, cache=True)
+def _direct_backward(gy, x, w, need_gx, sh, sw, ph, pw, dh, dw, groups, pad, gpad, gyw, gwp, gbp):
+    """gx (or an empty array); per-thread partial sums gwp (T, O, C/g, kh, kw), gbp (T, O)."""
+    n, c, h, wd = x.shape
+    o, cg, kh, kw = w.shape
+    oh, ow = gy.shape[2], gy.shape[3]
+    og = o // groups
+    gx = np.empty((n, c, h, wd) if need_gx else (0, 0, 0, 0), dtype=x.dtype)
+    T = pad.shape[0]
+    wide = sh == 1 and sw == 1
+    Wp = wd + 2 * pw
+    Lw = (oh - 1) * Wp + ow
+    for t in prange(T):
+        gwp[t] = 0
+        gbp[t] = 0
+        for b in range(t, n, T):
+            if wide:
+                pad_planes(x, b, 1, 0, c, ph, pw, pad[t])
+                if need_gx:
+                    gpad[t] = 0
+            elif need_gx:
+                gx[b] = 0
+            for k in range(o):
+                c0 = (k // og) * cg
+                gbp[t, k] += _vec.total(gy[b, k].ravel())
+                if wide:
+                    g = gyw[t, :Lw]
+                    g[:] = 0
+                    for yy in range(oh):
+                        _vec.copy(g[yy * Wp:yy * Wp + ow], gy[b, k, yy])
+                    for ci in range(cg):
+                        src = pad[t, 0, c0 + ci].ravel()
+                        dst = gpad[t, 0, c0 + ci].ravel()
+                        for i in range(kh):
+                            for j in range(kw):
+                                off = i * dh * Wp + j * dw
+                                gwp[t, k, ci, i, j] += _vec.dot(g, src[off:off + Lw])
+                                if need_gx:
+                                    _vec.axpy(dst[off:off + Lw], w[k, ci, i, j], g)
+                    continue
+                for ci in range(cg):
+                    for i in range(kh):
+                        y0, y1 = valid_range(oh, sh, ph, i * dh, h)
+                        for j in range(kw):
+                            x0, x1 = valid_range(ow, sw, pw, j * dw, wd)
+                            if x1 == x0:  # no output of this tap sees the image (an empty
+                                continue  # strided slice would wrap around)
+                            s0 = x0 * sw - pw + j * dw
+                            acc = 0.0
+                            for yy in range(y0, y1):
+                                row = yy * sh - ph + i * dh
+                                src = x[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
+                                acc += _vec.dot(gy[b, k, yy, x0:x1], src)
+                                if need_gx:
+                                    dst = gx[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
+                                    _vec.axpy(dst, w[k, ci, i, j], gy[b, k, yy, x0:x1])
+                            gwp[t, k, ci, i, j] += acc
+            if wide and need_gx:
+                crop_planes(gpad[t], 1, b, 0, ph, pw, gx)
+    return gx
+
+
+# --- the contract ---------------------------------------------------------------------------
 def im2col(x, kernel_size, stride, padding, dilation):
     """(N, C, H, W) -> (N, C*kh*kw, OH*OW), the contract's layout."""
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
-    n, c, h, w = x.shape
-    oh, ow = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
-    cols = _im2col_gl(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-    return np.ascontiguousarray(cols.reshape(c * kh * kw, n, oh * ow).transpose(1, 0, 2))
+    oh, ow = _out(x.shape[2], kh, sh, ph, dh), _out(x.shape[3], kw, sw, pw, dw)
+    return _im2col_all(np.ascontiguousarray(x), kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
 def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
     n, c, h, w = x_shape
     oh, ow = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
-    gl = np.ascontiguousarray(cols.transpose(1, 0, 2)).reshape(c * kh * kw, n * oh * ow)
-    return _col2im_gl(gl, n, c, h, w, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
+    gx = np.empty(x_shape, dtype=cols.dtype)
+    return _col2im_all(np.ascontiguousarray(cols), gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
-# --- direct convolution ---------------------------------------------------------------------
-@njit(parallel=True, cache=True)
-def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow):
-    n, c, h, wd = x.shape
-    o, cg, kh, kw = w.shape
-    og = o // groups
-    y = np.empty((n, o, oh, ow), dtype=x.dtype)
-    for p in prange(n * o):
-        b = p // o
-        k = p % o
-        c0 = (k // og) * cg
-        acc = np.zeros((oh, ow), dtype=x.dtype)
-        for ci in range(cg):
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[k, ci, i, j]
-                    for yy in range(oh):
-                        ih = yy * sh - ph + i * dh
-                        if ih < 0 or ih >= h:
-                            continue
-                        for xx in range(ow):
-                            iw = xx * sw - pw + j * dw
-                            if 0 <= iw < wd:
-                                acc[yy, xx] += wv * x[b, c0 + ci, ih, iw]
-        add = bias[k] if has_bias else 0
-        for yy in range(oh):
-            for xx in range(ow):
-                y[b, k, yy, xx] = acc[yy, xx] + add
-    return y
-
-
-@njit(parallel=True, cache=True)
-def _direct_grad_input(gy, w, h, wd, sh, sw, ph, pw, dh, dw, groups):
-    n, o, oh, ow = gy.shape
-    _, cg, kh, kw = w.shape
-    og = o // groups
-    c = cg * groups
-    gx = np.zeros((n, c, h, wd), dtype=gy.dtype)
-    for p in prange(n * c):
-        b = p // c
-        ch = p % c
-        g = ch // cg
-        ci = ch % cg
-        for k in range(g * og, (g + 1) * og):
-            for i in range(kh):
-                for j in range(kw):
-                    wv = w[k, ci, i, j]
-                    for yy in range(oh):
-                        ih = yy * sh - ph + i * dh
-                        if ih < 0 or ih >= h:
-                            continue
-                        for xx in range(ow):
-                            iw = xx * sw - pw + j * dw
-                            if 0 <= iw < wd:
-                                gx[b, ch, ih, iw] += wv * gy[b, k, yy, xx]
-    return gx
-
-
-@njit(parallel=True, cache=True)
-def _direct_grad_weight(gy, x, kh, kw, sh, sw, ph, pw, dh, dw, groups):
-    n, o, oh, ow = gy.shape
-    _, c, h, wd = x.shape
-    cg = c // groups
-    og = o // groups
-    gw = np.zeros((o, cg, kh, kw), dtype=x.dtype)
-    for p in prange(o * cg):
-        k = p // cg
-        ci = p % cg
-        ch = (k // og) * cg + ci
-        for i in range(kh):
-            for j in range(kw):
-                acc = 0.0
-                for b in range(n):
-                    for yy in range(oh):
-                        ih = yy * sh - ph + i * dh
-                        if ih < 0 or ih >= h:
-                            continue
-                        for xx in range(ow):
-                            iw = xx * sw - pw + j * dw
-                            if 0 <= iw < wd:
-                                acc += gy[b, k, yy, xx] * x[b, ch, ih, iw]
-                gw[k, ci, i, j] = acc
-    return gw
-
-
-@njit(parallel=True, cache=True)
-def _bias_grad(gy):
-    n, o, oh, ow = gy.shape
-    gb = np.zeros(o, dtype=gy.dtype)
-    for k in prange(o):
-        acc = 0.0  # float64 accumulator: a sum over N*OH*OW terms
-        for b in range(n):
-            for yy in range(oh):
-                for xx in range(ow):
-                    acc += gy[b, k, yy, xx]
-        gb[k] = acc
-    return gb
-
-
-# --- the contract ---------------------------------------------------------------------------
 def _bias_arg(b, o, dtype):
     return (np.zeros(o, dtype=dtype), False) if b is None else (np.ascontiguousarray(b), True)
 
@@ -237,35 +329,45 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     oh, ow = _out(h, kh, sh, ph, dh), _out(wd, kw, sw, pw, dw)
     bias, has_bias = _bias_arg(b, o, x.dtype)
     if algo == "direct":
-        return _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow)
+        d = _DirectPlan(x.shape, stride, padding, oh, ow)
+        with _blas.one_thread():  # no BLAS here, but its threads must not wake either
+            return _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow,
+                                   workspace("conv.pad", d.pad, x.dtype),
+                                   workspace("conv", d.row, x.dtype))
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
-    cols = _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)  # (C*kh*kw, N*L)
-    cols = cols.reshape(groups, cg * kh * kw, n * oh * ow)
-    yg = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), cols).reshape(o, n * oh * ow)
-    return _gl_to_nol(yg, n, bias, has_bias).reshape(n, o, oh, ow)
+    p = _plan(x.shape, w.shape, stride, padding, dilation, groups, oh, ow, x.dtype.itemsize,
+              numba.get_num_threads())
+    ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
+    with _blas.one_thread():
+        return _gemm_forward(x, w.reshape(o, -1), bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw,
+                             groups, oh, ow, p.wide, p.S, ws, pad)
 
 
 def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_input_grad=True):
     (sh, sw), (ph, pw), (dh, dw) = stride, padding, dilation
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
-    oh, ow = gy.shape[2], gy.shape[3]
     gy = np.ascontiguousarray(gy)
-    gb = _bias_grad(gy)
     if algo == "direct":
-        gw = _direct_grad_weight(gy, x, kh, kw, sh, sw, ph, pw, dh, dw, groups)
-        gx = _direct_grad_input(gy, w, h, wd, sh, sw, ph, pw, dh, dw, groups) if need_input_grad else None
-        return gx, gw, gb
+        d = _DirectPlan(x.shape, stride, padding, gy.shape[2], gy.shape[3])
+        gwp = workspace("conv.gw", (d.threads,) + w.shape, x.dtype)
+        gbp = workspace("conv.gb", (d.threads, o), np.float64)
+        gx = _direct_backward(gy, x, w, need_input_grad, sh, sw, ph, pw, dh, dw, groups,
+                              workspace("conv.pad", d.pad, x.dtype),
+                              workspace("conv.gpad", d.pad if need_input_grad else (1,) * 5, x.dtype),
+                              workspace("conv", d.row, x.dtype), gwp, gbp)
+        gw, gb = _sum_partials(gwp.reshape(d.threads, o, -1), gbp, x)
+        return (gx if need_input_grad else None), gw.reshape(w.shape), gb
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
-    K = cg * kh * kw
-    g = _nol_to_gl(gy.reshape(n, o, oh * ow)).reshape(groups, o // groups, n * oh * ow)
-    cols = _im2col_gl(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow).reshape(groups, K, n * oh * ow)
-    gw = np.matmul(g, cols.transpose(0, 2, 1)).reshape(w.shape)
-    gx = None
-    if need_input_grad:
-        wg = w.reshape(groups, o // groups, K)
-        gcols = np.matmul(wg.transpose(0, 2, 1), g).reshape(c * kh * kw, n * oh * ow)
-        gx = _col2im_gl(gcols, n, c, h, wd, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
-    return gx, gw, gb
+    p = _plan(x.shape, w.shape, stride, padding, dilation, groups, gy.shape[2], gy.shape[3],
+              x.dtype.itemsize, numba.get_num_threads())
+    ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
+    gwp = workspace("conv.gw", (p.threads, o, cg * kh * kw), x.dtype)
+    gbp = workspace("conv.gb", (p.threads, o), np.float64)
+    with _blas.one_thread():
+        gx = _gemm_backward(gy, x, w.reshape(o, -1), need_input_grad, kh, kw, sh, sw, ph, pw, dh, dw,
+                            groups, p.wide, p.S, ws, pad, gwp, gbp)
+    gw, gb = _sum_partials(gwp, gbp, x)
+    return (gx if need_input_grad else None), gw.reshape(w.shape), gb
