@@ -69,6 +69,8 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
         F.cross_entropy; e.g. nn.FocalLoss(gamma=2)); the logged test loss stays cross-entropy.
     track_dead: after each epoch also measure each ReLU/LeakyReLU layer's fraction of dead units
         (never active over the training set; tinyconv.dead.dead_units), logged and kept in row["dead"].
+    A `distributed.DistributedDataParallel` model has its gradients averaged over the ranks
+    before each step, and the epoch's train loss/accuracy summed over every rank's shard.
     """
     loss_fn = F.cross_entropy if loss_fn is None else loss_fn
     history = []
@@ -85,12 +87,16 @@ def fit(model, optimizer, train_loader, test_loader, epochs, scheduler=None, pro
             _finite(loss.item(), "training loss", epoch)  # before the step spreads NaN into weights
             optimizer.zero_grad()
             loss.backward()
+            if hasattr(model, "finish_gradient_sync"):  # DistributedDataParallel: average over ranks
+                model.finish_gradient_sync()
             optimizer.step()
             n = len(y)
             seen += n
             loss_sum += loss.item() * n
             correct += int((np.argmax(logits.numpy(), axis=1) == y.numpy()).sum())
         train_time = time.perf_counter() - start
+        if hasattr(model, "reduce_sums"):  # every rank saw its own shard: report the whole epoch
+            loss_sum, correct, seen = model.reduce_sums(loss_sum, correct, seen)
         test = evaluate(model, test_loader, device)
         _finite(test["loss"], "test loss", epoch)
         if isinstance(scheduler, ReduceLROnPlateau):  # it steps on a metric: the test loss

@@ -21,6 +21,7 @@ ends the run instead of hanging it.
 from __future__ import annotations
 
 import os
+import socket
 import sys
 import time
 
@@ -146,6 +147,8 @@ class MPIGroup(ProcessGroup):
         # traffic from ever matching each other's messages.
         self.comm, self.ctl = comm.Dup(), comm.Dup()
         self.library = " ".join(MPI.Get_library_version().split()[:3])
+        # (host, pid) of every rank: on one host, a rank whose process is gone can be named
+        self.peers = self.allgather_object((socket.gethostname(), os.getpid()))
 
     # --- the deadline -----------------------------------------------------------------------
     def _answer_pings(self):
@@ -175,10 +178,16 @@ class MPIGroup(ProcessGroup):
         deadline = time.monotonic() + window
         while replies and time.monotonic() < deadline:
             self._answer_pings()
-            for p in [p for p, r in replies.items() if r.Test()[0]]:
+            for p in [p for p, r in replies.items() if r.test()[0]]:
                 del replies[p]
             time.sleep(0.005)
         return sorted(replies)
+
+    def dead_local_peers(self) -> list:
+        """Ranks on this host whose process has exited (gone, or a zombie not yet reaped)."""
+        host = socket.gethostname()
+        return [r for r, (h, pid) in enumerate(self.peers)
+                if r != self.rank and h == host and not _process_alive(pid)]
 
     def _lost(self, what):
         silent = self._silent_peers(window=min(5.0, self.timeout / 4))
@@ -241,6 +250,20 @@ class MPIGroup(ProcessGroup):
     def _check_root(self, root):
         if not 0 <= root < self.size:
             raise ValueError(f"broadcast_: root {root} out of range for a world of {self.size}")
+
+
+def _process_alive(pid) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: existing is all we can tell
 
 
 def _check_host(buf, name):

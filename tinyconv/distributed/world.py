@@ -29,6 +29,7 @@ def init(backend: str = "auto", timeout=None):
       started this process, else "nccl" on the cupy backend with NCCL usable, else "mpi".
     timeout: seconds a collective may wait for its peers before the job is aborted with the
       names of the ranks that stopped answering (default $TINYCONV_DIST_TIMEOUT or 45).
+    In a world of several processes an uncaught exception on any rank aborts the whole job.
     """
     if backend not in BACKENDS:
         raise ValueError(f"init: unknown backend {backend!r}; expected one of {BACKENDS}")
@@ -53,8 +54,42 @@ def init(backend: str = "auto", timeout=None):
             world = NCCLGroup(timeout=timeout)
         else:
             world = MPIGroup(timeout=timeout)
+        if world.size > 1:
+            _abort_on_uncaught(world)
+            _explain_launcher_stop(getattr(world, "mpi", world))
     _state["world"] = world
     return world
+
+
+def _abort_on_uncaught(world):
+    """An exception that ends one rank ends the job (as `python -m mpi4py` does): otherwise the
+    other ranks would wait for it until their deadline."""
+    import sys
+    previous = sys.excepthook
+
+    def hook(kind, value, tb):
+        previous(kind, value, tb)
+        world.abort(f"tinyconv.distributed: rank {world.rank} of {world.size} stopped on an uncaught "
+                    f"{kind.__name__}; aborting the job")
+    sys.excepthook = hook
+
+
+def _explain_launcher_stop(mpi_group):
+    """When one rank dies, the launcher (MPICH's hydra) terminates the others with SIGTERM and
+    names only a PID; each survivor says which rank is gone before it exits."""
+    import signal
+    import sys
+
+    def handler(signum, frame):
+        dead = mpi_group.dead_local_peers()
+        why = (f"rank{'s' if len(dead) > 1 else ''} {', '.join(map(str, dead))} died" if dead
+               else "another rank failed")
+        print(f"tinyconv.distributed: rank {mpi_group.rank} of {mpi_group.size} stopped by the "
+              f"launcher: {why}", file=sys.stderr, flush=True)
+        os._exit(128 + signum)
+
+    if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):  # never replace a user's handler
+        signal.signal(signal.SIGTERM, handler)
 
 
 def _auto_multi() -> str:
