@@ -13,7 +13,7 @@ import re
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinyconv.kernels.cuda import _cuda
@@ -30,6 +30,10 @@ pytestmark = [pytest.mark.emulated,
               pytest.mark.skipif(not emulate.available(), reason="no C++ compiler (g++) for the emulated kernels")]
 
 DTYPES = [np.float32, np.float64]
+
+if runtime.sanitize_requested():  # the sanitized child (test_emulate_sanitizers.py): fewer draws
+    settings.register_profile("emulated-sanitized", parent=settings.get_profile("ci"), max_examples=5)
+    settings.load_profile("emulated-sanitized")
 
 
 def family(name):
@@ -426,6 +430,7 @@ FORWARD_DIRECT_TAIL = """                acc += w_tile[ty][kk] * col_tile[kk][tx
 REDUCE_TAIL = "    __syncthreads();  // buf may be reused right after"
 
 
+@pytest.mark.skipif(runtime.sanitize_requested(), reason="tests the harness, not the kernels")
 @pytest.mark.parametrize("planted", ["no barrier after the tile product", "no barrier before buf is reused",
                                      "padding left unwritten"])
 def test_planted_bugs_are_caught(monkeypatch, planted):
