@@ -240,3 +240,21 @@ def channel_pca(images, chunk: int = 512):
     eigvals, eigvecs = np.linalg.eigh(cov)
     order = np.argsort(eigvals)[::-1]
     return np.clip(eigvals[order], 0.0, None), eigvecs[:, order]
+
+
+class CenterCrop:
+    """The central (h, w) window of every image (AlexNet's test-time view of a 256 image)."""
+
+    def __init__(self, size):
+        self.size = pair(size, "size", "CenterCrop", minimum=1)
+
+    def __call__(self, x, rng=None):
+        x = _check_batch(x, "CenterCrop")
+        (h, w), (H, W) = self.size, x.shape[2:]
+        if h > H or w > W:
+            raise ValueError(f"CenterCrop: crop size {self.size} is larger than the image ({H}, {W})")
+        top, left = (H - h) // 2, (W - w) // 2
+        return x[:, :, top:top + h, left:left + w]
+
+    def __repr__(self):
+        return f"CenterCrop(size={self.size})"
