@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SHIM = ("cuda_emulate.h", "scheduler.h")
+SHIM = ("cuda_emulate.h", "scheduler.h", "table.h")
 COMMON = ("-std=c++17", "-fPIC", "-shared", "-ffp-contract=off", "-fvisibility=hidden",
           "-Wall", "-Wextra", "-Wno-unused-parameter", "-Wno-unused-function")
 PLAIN = ("-O2",)

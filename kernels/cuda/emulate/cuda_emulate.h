@@ -221,3 +221,4 @@ inline T __shfl_down_sync(unsigned mask, T value, unsigned delta, int width = 32
 }
 
 #include "scheduler.h"
+#include "table.h"
