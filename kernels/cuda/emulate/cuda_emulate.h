@@ -1,5 +1,5 @@
 // CUDA on the host: just enough of the CUDA C++ dialect for kernels/cuda/*.cu to compile with
-// g++ unchanged, and a scheduler that runs each CUDA thread of a block as a fiber (ucontext),
+// g++ unchanged, and a scheduler (scheduler.h) that runs each CUDA thread of a block as a fiber,
 // so __syncthreads() is a real barrier and warp intrinsics are real warp-wide exchanges.
 //
 // Blocks run one after another on the calling OS thread; inside a block, the scheduler resumes
