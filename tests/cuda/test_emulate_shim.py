@@ -249,3 +249,20 @@ def test_readme_step_through_runs_as_printed():
     cut = shown.index("...")  # the README elides the middle
     assert printed[:cut] == shown[:cut] and printed[-1] == shown[-1]
     assert len(printed) == 15
+
+
+def test_launches_from_several_threads_do_not_interfere(lib):
+    """ctypes drops the GIL during a call; the emulator's state is process-wide, so launches
+    from different Python threads must take turns (they do, behind a lock)."""
+    from concurrent.futures import ThreadPoolExecutor
+    rng = np.random.default_rng(7)
+    inputs = [rng.standard_normal(200_000) for _ in range(8)]  # long enough launches to overlap
+
+    def block_sums(x):
+        sums = np.empty(64)
+        lib.launch("block_sum<double>", (64,), (128,), (x, sums, np.int64(x.size)))
+        return sums.sum()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(block_sums, inputs))
+    np.testing.assert_allclose(results, [x.sum() for x in inputs], rtol=1e-12)

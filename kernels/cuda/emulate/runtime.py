@@ -11,6 +11,7 @@ import contextlib
 import ctypes
 import functools
 import os
+import threading
 from collections import Counter
 from pathlib import Path
 
@@ -33,6 +34,9 @@ _POINTEES = {"float": np.float32, "double": np.float64, "long long": np.int64,
              "unsigned char": np.uint8}
 
 _settings = {"order": "forward", "seed": 0}
+# ctypes lets go of the GIL during a call, but a launch uses process-wide state (the scheduler,
+# __shared__ statics): one launch at a time.
+_launch_lock = threading.Lock()
 launched: Counter = Counter()  # (library name, name expression) -> launches, for coverage tests
 
 
@@ -137,8 +141,9 @@ class Library:
         grid3 = (ctypes.c_uint * 3)(*_dims(grid, "grid"))
         block3 = (ctypes.c_uint * 3)(*_dims(block, "block"))
         message = ctypes.create_string_buffer(512)
-        rc = self._lib.tce_launch(index, grid3, block3, argv, ORDERS.index(_settings["order"]),
-                                  _settings["seed"], message, len(message))
+        with _launch_lock:
+            rc = self._lib.tce_launch(index, grid3, block3, argv, ORDERS.index(_settings["order"]),
+                                      _settings["seed"], message, len(message))
         launched[(self.name, expression)] += 1
         for original, copy, const in copies:
             if const:

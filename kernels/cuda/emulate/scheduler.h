@@ -397,7 +397,7 @@ inline int launch(const std::function<void()>& body, dim3 grid, dim3 block, int 
         return 1;
     }
     if (launch_state) {
-        error = "a kernel launch from inside a kernel";
+        error = "another launch is running (from a kernel, or from another thread without the lock)";
         return 1;
     }
     const int n = (int)n64;
