@@ -71,8 +71,9 @@ def locally_connected2d(input, weight, bias=None, stride=1, padding=0):
         raise ValueError(f"{op}: input {x.shape} with kernel {kernel}, stride {stride}, padding "
                          f"{padding} gives a {out_hw[0]}x{out_hw[1]} output, but weight {w.shape} "
                          f"holds filters for {w.shape[0]}x{w.shape[1]} positions")
-    if backend.array_module(x.data) is not backend.np:
-        raise NotImplementedError(f"{op}: no CUDA kernel yet; move the tensors to the CPU")
+    if backend.array_module(x.data) is not backend.np or backend.get_backend() not in backend.CPU_BACKENDS:
+        raise NotImplementedError(f"{op}: only the 'numpy' and 'numba' backends have kernels for it "
+                                  f"(backend {backend.get_backend()!r}, input on {x.device})")
     if unbatched:
         x = x.reshape((1,) + x.shape)
     x, w = C.contiguous_tensor(x), C.contiguous_tensor(w)
