@@ -162,20 +162,34 @@ class _Pool2d(Module):
 class MaxPool2d(_Pool2d):
     """Max over each window; ties send the gradient to the first maximum (PyTorch's rule)."""
 
-    def __init__(self, kernel_size, stride=None, padding=0, return_indices=False):
+    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
+                 ceil_mode=False):
         super().__init__(kernel_size, stride, padding)
+        if C.pair(dilation, "dilation", "MaxPool2d", 1) != (1, 1):
+            raise ValueError(f"MaxPool2d: dilation {dilation!r} is not supported (only 1)")
+        self.dilation, self.ceil_mode = dilation, bool(ceil_mode)
         self.return_indices = bool(return_indices)
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
-                            return_indices=self.return_indices)
+                            ceil_mode=self.ceil_mode, return_indices=self.return_indices)
+
+    def extra_repr(self):
+        return super().extra_repr() + (", ceil_mode=True" if self.ceil_mode else "")
 
 
 class AvgPool2d(_Pool2d):
-    """Mean over each window; zero padding counts towards the divisor (count_include_pad)."""
+    """Mean over each window; by default zero padding counts towards the divisor."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+                 divisor_override=None):
+        super().__init__(kernel_size, stride, padding)
+        self.ceil_mode, self.count_include_pad = bool(ceil_mode), bool(count_include_pad)
+        self.divisor_override = divisor_override
 
     def forward(self, x):
-        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class AdaptiveAvgPool2d(Module):

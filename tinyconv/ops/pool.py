@@ -2,11 +2,14 @@
 
 Each op is a Function calling the `pool` kernels of the array's backend; the public functions
 validate their arguments first, and accept unbatched (C, H, W) input as PyTorch does.
-Output size: floor((n + 2*padding - kernel_size) / stride) + 1 (no dilation, no ceil_mode).
+Output size: floor((n + 2*padding - kernel_size) / stride) + 1, or PyTorch's rounded-up size with
+ceil_mode (no dilation).
 """
 from __future__ import annotations
 
 import numbers
+
+import numpy as np
 
 from .. import backend
 from ..autograd import Function, Tensor
@@ -61,6 +64,32 @@ class AdaptiveAvgPool2d(Function):
             contiguous(xp, g), ctx.x_shape, ctx.output_size)
 
 
+class PadConstant(Function):
+    """Pad H and W by (top, bottom, left, right) with a constant: -inf ahead of max pooling,
+    0 ahead of average pooling (ceil_mode's overhanging windows)."""
+
+    @staticmethod
+    def forward(ctx, x, pads=(0, 0, 0, 0), value=0.0):
+        top, bottom, left, right = ctx.pads = pads
+        xp = backend.array_module(x)
+        return xp.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        top, bottom, left, right = ctx.pads
+        h, w = g.shape[2] - top - bottom, g.shape[3] - left - right
+        return backend.array_module(g).ascontiguousarray(g[:, :, top:top + h, left:left + w])
+
+
+def _ceil_overhang(n, k, s, p):
+    """Extra right/bottom padding that ceil_mode needs: PyTorch's output size
+    ceil((n + 2p - k) / s) + 1, less one when the last window would start in the right padding."""
+    out = -(-(n + 2 * p - k) // s) + 1
+    if (out - 1) * s >= n + p:
+        out -= 1
+    return max(0, (out - 1) * s + k - (n + 2 * p))
+
+
 # --- argument handling ----------------------------------------------------------------------------
 def _batched(input, op):
     """(input as a 4-D tensor, whether a batch axis was added). Raises on bad input."""
@@ -91,20 +120,36 @@ def _unbatch(t, added):
 
 
 # --- public functions -----------------------------------------------------------------------------
-def max_pool2d(input, kernel_size, stride=None, padding=0, *, return_indices=False):
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """2-D max pooling over (N, C, H, W) or (C, H, W) input; padding is implicit -inf.
 
-    stride defaults to kernel_size; padding may be at most half of kernel_size. With
-    return_indices=True also returns int64 indices of each maximum, flattened over its (H, W)
-    input plane (PyTorch's convention, accepted by max_unpool2d). Ties go to the first maximum in
-    row-major window order and gradients flow to it only; a window holding NaN yields NaN.
+    stride defaults to kernel_size; padding may be at most half of kernel_size. ceil_mode rounds
+    the output size up (PyTorch's rule: a last window must start inside the input or the left
+    padding). With return_indices=True also returns int64 indices of each maximum, flattened over
+    its (H, W) input plane (PyTorch's convention, accepted by max_unpool2d). Ties go to the first
+    maximum in row-major window order and gradients flow to it only; a window holding NaN yields
+    NaN. dilation > 1 is not supported (refused with ValueError).
     """
     op = "max_pool2d"
     x, added = _batched(input, op)
+    if pair(dilation, "dilation", op, 1) != (1, 1):
+        raise ValueError(f"{op}: dilation {dilation!r} is not supported (only 1)")
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
+    extra = [_ceil_overhang(n, k, s, p) for n, k, s, p in zip(x.shape[2:], kernel, stride, padding)] \
+        if ceil_mode else [0, 0]
     holder = []
-    y = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding,
-                        indices_out=holder if return_indices else None)
+    if any(extra):  # explicit -inf padding, then a plain pool over the padded plane
+        (ph, pw), (h, w) = padding, x.shape[2:]
+        padded = PadConstant.apply(x, pads=(ph, ph + extra[0], pw, pw + extra[1]), value=-np.inf)
+        y = MaxPool2d.apply(padded, kernel_size=kernel, stride=stride, padding=(0, 0),
+                            indices_out=holder if return_indices else None)
+        if return_indices:  # back to indices into the unpadded plane
+            flat, width = holder[0], padded.shape[3]
+            holder[0] = (flat // width - ph) * w + (flat % width - pw)
+    else:
+        y = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding,
+                            indices_out=holder if return_indices else None)
     y = _unbatch(y, added)
     if not return_indices:
         return y
@@ -112,17 +157,43 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, *, return_indices=Fal
     return y, _unbatch(indices, added)
 
 
-def avg_pool2d(input, kernel_size, stride=None, padding=0):
-    """2-D average pooling over (N, C, H, W) or (C, H, W) input.
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """2-D average pooling over (N, C, H, W) or (C, H, W) input, with PyTorch's options.
 
-    Zero padding counts towards the divisor, which is always kernel_h * kernel_w (PyTorch's
-    default count_include_pad=True). stride defaults to kernel_size; padding may be at most
+    By default zero padding counts towards the divisor, which is then kernel_h * kernel_w.
+    count_include_pad=False divides by the number of input pixels in the window; ceil_mode rounds
+    the output size up (an overhanging window is divided by its part inside the padded input);
+    divisor_override replaces the divisor. stride defaults to kernel_size; padding may be at most
     half of kernel_size.
     """
     op = "avg_pool2d"
     x, added = _batched(input, op)
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
-    return _unbatch(AvgPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding), added)
+    if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
+            divisor_override, numbers.Integral) or divisor_override < 1):
+        raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+    extra = [_ceil_overhang(n, k, s, p) for n, k, s, p in zip(x.shape[2:], kernel, stride, padding)] \
+        if ceil_mode else [0, 0]
+    if not any(extra) and count_include_pad and divisor_override is None:
+        return _unbatch(AvgPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding), added)
+    # window sums over an explicitly zero-padded plane, divided by each window's own count
+    (ph, pw), (h, w) = padding, x.shape[2:]
+    pads = (ph, ph + extra[0], pw, pw + extra[1])
+    area = kernel[0] * kernel[1]
+    sums = AvgPool2d.apply(PadConstant.apply(x, pads=pads, value=0.0), kernel_size=kernel,
+                           stride=stride, padding=(0, 0)) * area
+    if divisor_override is not None:
+        return _unbatch(sums / float(divisor_override), added)
+    xp = backend.array_module(x.data)
+    counted = xp.zeros((1, 1, h + sum(pads[:2]), w + sum(pads[2:])), dtype=x.dtype)
+    if count_include_pad:  # the padded input counts, ceil_mode's overhang does not
+        counted[:, :, :h + 2 * ph, :w + 2 * pw] = 1
+    else:
+        counted[:, :, ph:ph + h, pw:pw + w] = 1
+    k = backend.kernels("pool", counted)
+    divisor = k.avg_pool2d_forward(counted, kernel, stride, (0, 0)) * area
+    return _unbatch(sums / Tensor(divisor), added)
 
 
 def adaptive_avg_pool2d(input, output_size):

@@ -1,0 +1,68 @@
+"""max_pool2d ceil_mode and avg_pool2d ceil_mode / count_include_pad / divisor_override against
+PyTorch (values, indices, gradients) and finite differences."""
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import tinyconv as tc
+import tinyconv.nn.functional as F
+from tinyconv import nn
+
+
+@st.composite
+def windows(draw):
+    k = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    s = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    p = (draw(st.integers(0, k[0] // 2)), draw(st.integers(0, k[1] // 2)))
+    h = draw(st.integers(max(1, k[0] - 2 * p[0]), 9))
+    w = draw(st.integers(max(1, k[1] - 2 * p[1]), 9))
+    return (draw(st.integers(1, 2)), draw(st.integers(1, 3)), h, w), k, s, p
+
+
+@given(windows(), st.booleans(), st.booleans(), st.sampled_from([None, 3]), st.integers(0, 2**31 - 1))
+def test_pool_options_match_torch(case, ceil_mode, count_include_pad, divisor, seed):
+    torch = pytest.importorskip("torch")
+    shape, k, s, p = case
+    rng = np.random.default_rng(seed)
+    a = rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0  # distinct: no max ties
+    g_max = None
+    for name in ("max", "avg"):
+        x, xt = tc.tensor(a, requires_grad=True), torch.tensor(a, requires_grad=True)
+        if name == "max":
+            y, i = F.max_pool2d(x, k, s, p, ceil_mode=ceil_mode, return_indices=True)
+            yt, it = torch.nn.functional.max_pool2d(xt, k, s, p, ceil_mode=ceil_mode, return_indices=True)
+            np.testing.assert_array_equal(i.numpy(), it.numpy())
+        else:
+            y = F.avg_pool2d(x, k, s, p, ceil_mode, count_include_pad, divisor)
+            yt = torch.nn.functional.avg_pool2d(xt, k, s, p, ceil_mode, count_include_pad, divisor)
+        np.testing.assert_allclose(y.numpy(), yt.detach().numpy(), rtol=1e-12)
+        g_max = rng.standard_normal(y.shape)
+        y.backward(g_max)
+        yt.backward(torch.tensor(g_max))
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+
+
+@given(windows(), st.booleans(), st.integers(0, 2**31 - 1))
+def test_pool_options_gradcheck(case, count_include_pad, seed):
+    shape, k, s, p = case
+    rng = np.random.default_rng(seed)
+    x = tc.tensor(rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0, requires_grad=True)
+    tc.gradcheck(lambda x: F.max_pool2d(x, k, s, p, ceil_mode=True), [x])
+    tc.gradcheck(lambda x: F.avg_pool2d(x, k, s, p, True, count_include_pad), [x])
+
+
+def test_modules_and_refusals():
+    torch = pytest.importorskip("torch")
+    a = np.random.default_rng(0).standard_normal((1, 2, 7, 7))
+    ours = nn.MaxPool2d(2, ceil_mode=True)(tc.tensor(a))
+    theirs = torch.nn.MaxPool2d(2, ceil_mode=True)(torch.tensor(a))
+    assert ours.shape == (1, 2, 4, 4) == tuple(theirs.shape)
+    avg = nn.AvgPool2d(3, 2, 1, ceil_mode=True, count_include_pad=False)(tc.tensor(a))
+    np.testing.assert_allclose(avg.numpy(), torch.nn.AvgPool2d(3, 2, 1, ceil_mode=True,
+                                                               count_include_pad=False)(torch.tensor(a)).numpy())
+    with pytest.raises(ValueError, match="dilation"):
+        F.max_pool2d(tc.tensor(a), 2, dilation=2)
+    with pytest.raises(ValueError, match="dilation"):
+        nn.MaxPool2d(2, dilation=2)
+    with pytest.raises(ValueError, match="divisor_override"):
+        F.avg_pool2d(tc.tensor(a), 2, divisor_override=0)
