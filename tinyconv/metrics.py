@@ -117,3 +117,64 @@ def confusion_matrix(output, target, num_classes: int) -> np.ndarray:
     preds, tgt = _predictions(output, target, op, int(num_classes))
     counts = np.bincount(tgt * num_classes + preds, minlength=num_classes * num_classes)
     return counts.reshape(num_classes, num_classes).astype(np.int64, copy=False)
+
+
+# --- calibration (Guo, Pleiss, Sun and Weinberger, 2017) ----------------------------------------
+def _probabilities(probs, target, op):
+    p = _scores(_host(probs, "probs", op).astype(np.float64), "probs", op)
+    t = _labels(_host(target, "target", op), "target", op, p.shape[1])
+    if len(t) != len(p):
+        raise ValueError(f"{op}: probs has {len(p)} rows but target has {len(t)} labels")
+    if len(p) == 0:
+        raise ValueError(f"{op}: no samples")
+    if p.min() < 0 or not np.allclose(p.sum(1), 1, atol=1e-4):
+        raise ValueError(f"{op}: probs must be non-negative rows summing to 1 (softmax outputs), "
+                         f"got row sums in [{p.sum(1).min():.4g}, {p.sum(1).max():.4g}]")
+    return p, t
+
+
+def _check_bins(n_bins, op):
+    if isinstance(n_bins, bool) or not isinstance(n_bins, numbers.Integral) or n_bins < 1:
+        raise ValueError(f"{op}: n_bins must be a positive int, got {n_bins!r}")
+    return int(n_bins)
+
+
+def reliability_diagram(probs, target, n_bins=15) -> dict:
+    """Per-bin data of a reliability diagram: predictions grouped by confidence (the top
+    probability) into n_bins equal-width bins ((m-1)/M, m/M]; returns numpy arrays
+    `edges` (M+1,), `count`, `confidence` (mean top probability), `accuracy` (fraction correct),
+    the last two NaN for empty bins."""
+    op = "reliability_diagram"
+    p, t = _probabilities(probs, target, op)
+    n_bins = _check_bins(n_bins, op)
+    conf, pred = p.max(1), p.argmax(1)
+    correct = (pred == t).astype(np.float64)
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    # bin m holds (edges[m], edges[m+1]]; a confidence of exactly 0 cannot occur (it is >= 1/C)
+    index = np.clip(np.searchsorted(edges, conf, side="left") - 1, 0, n_bins - 1)
+    count = np.bincount(index, minlength=n_bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.bincount(index, conf, n_bins) / count
+        accuracy_ = np.bincount(index, correct, n_bins) / count
+    return {"edges": edges, "count": count, "confidence": confidence, "accuracy": accuracy_}
+
+
+def expected_calibration_error(probs, target, n_bins=15) -> float:
+    """ECE = sum over confidence bins of (bin size / N) * |accuracy(bin) - confidence(bin)|.
+
+    probs (N, C) predicted probabilities (softmax outputs), target (N,) class indices; bins as in
+    `reliability_diagram`. 0 for a perfectly calibrated model; the gap between how sure it
+    says it is and how often it is right otherwise.
+    """
+    d = reliability_diagram(probs, target, n_bins)
+    used = d["count"] > 0
+    n = d["count"].sum()
+    return float((d["count"][used] / n * np.abs(d["accuracy"][used] - d["confidence"][used])).sum())
+
+
+def nll(probs, target) -> float:
+    """Mean negative log-likelihood -log p[target] of predicted probabilities (N, C); a
+    probability of exactly 0 for the true class gives inf."""
+    p, t = _probabilities(probs, target, "nll")
+    with np.errstate(divide="ignore"):
+        return float(-np.log(p[np.arange(len(t)), t]).mean())
