@@ -1,5 +1,4 @@
 """tinyconv: a from-scratch CNN engine with readable and fast kernels."""
-from . import _runtime  # noqa: F401  (first: before NumPy loads its BLAS)
 from . import ops as _ops  # noqa: F401  (gives Tensor its operators)
 from .autograd import Function, Tensor, is_grad_enabled, no_grad, tensor
 from .backend import get_backend, set_backend, use_backend

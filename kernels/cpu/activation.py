@@ -8,11 +8,12 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from ._alloc import empty
+
 
 @njit(parallel=True, cache=True)
-def _relu(x):
+def _relu(x, out):
     f = x.ravel()
-    out = np.empty_like(f)
     for i in prange(f.size):
         # `< 0` rather than `> 0`: NaN must come out as NaN, as from np.maximum and PyTorch
         out[i] = 0 if f[i] < 0 else f[i]
@@ -20,45 +21,40 @@ def _relu(x):
 
 
 @njit(parallel=True, cache=True)
-def _relu_grad(gy, y):
+def _relu_grad(gy, y, out):
     g, f = gy.ravel(), y.ravel()
-    out = np.empty_like(g)
     for i in prange(g.size):
         out[i] = g[i] if f[i] > 0 else 0
     return out
 
 
 @njit(parallel=True, cache=True)
-def _leaky(x, slope):
+def _leaky(x, slope, out):
     f = x.ravel()
-    out = np.empty_like(f)
     for i in prange(f.size):
         out[i] = f[i] if f[i] > 0 else f[i] * slope
     return out
 
 
 @njit(parallel=True, cache=True)
-def _leaky_grad(gy, x, slope):
+def _leaky_grad(gy, x, slope, out):
     g, f = gy.ravel(), x.ravel()
-    out = np.empty_like(g)
     for i in prange(g.size):
         out[i] = g[i] if f[i] > 0 else g[i] * slope
     return out
 
 
 @njit(parallel=True, cache=True)
-def _tanh_grad(gy, y):
+def _tanh_grad(gy, y, out):
     g, f = gy.ravel(), y.ravel()
-    out = np.empty_like(g)
     for i in prange(g.size):
         out[i] = g[i] * (1 - f[i] * f[i])
     return out
 
 
 @njit(parallel=True, cache=True)
-def _sigmoid(x):
+def _sigmoid(x, out):
     f = x.ravel()
-    out = np.empty_like(f)
     for i in prange(f.size):
         # exp of a non-positive number only: no overflow for large |x|
         e = np.exp(-abs(f[i]))
@@ -67,9 +63,8 @@ def _sigmoid(x):
 
 
 @njit(parallel=True, cache=True)
-def _sigmoid_grad(gy, y):
+def _sigmoid_grad(gy, y, out):
     g, f = gy.ravel(), y.ravel()
-    out = np.empty_like(g)
     for i in prange(g.size):
         out[i] = g[i] * f[i] * (1 - f[i])
     return out
@@ -103,19 +98,19 @@ def _flat(a):
 
 
 def relu_forward(x):
-    return _relu(_flat(x)).reshape(x.shape)
+    return _relu(_flat(x), empty(x.size, x.dtype)).reshape(x.shape)
 
 
 def relu_backward(gy, y):
-    return _relu_grad(_flat(gy), _flat(y)).reshape(gy.shape)
+    return _relu_grad(_flat(gy), _flat(y), empty(gy.size, gy.dtype)).reshape(gy.shape)
 
 
 def leaky_relu_forward(x, negative_slope):
-    return _leaky(_flat(x), x.dtype.type(negative_slope)).reshape(x.shape)
+    return _leaky(_flat(x), x.dtype.type(negative_slope), empty(x.size, x.dtype)).reshape(x.shape)
 
 
 def leaky_relu_backward(gy, x, negative_slope):
-    return _leaky_grad(_flat(gy), _flat(x), gy.dtype.type(negative_slope)).reshape(gy.shape)
+    return _leaky_grad(_flat(gy), _flat(x), gy.dtype.type(negative_slope), empty(gy.size, gy.dtype)).reshape(gy.shape)
 
 
 def tanh_forward(x):
@@ -124,15 +119,15 @@ def tanh_forward(x):
 
 
 def tanh_backward(gy, y):
-    return _tanh_grad(_flat(gy), _flat(y)).reshape(gy.shape)
+    return _tanh_grad(_flat(gy), _flat(y), empty(gy.size, gy.dtype)).reshape(gy.shape)
 
 
 def sigmoid_forward(x):
-    return _sigmoid(_flat(x)).reshape(x.shape)
+    return _sigmoid(_flat(x), empty(x.size, x.dtype)).reshape(x.shape)
 
 
 def sigmoid_backward(gy, y):
-    return _sigmoid_grad(_flat(gy), _flat(y)).reshape(gy.shape)
+    return _sigmoid_grad(_flat(gy), _flat(y), empty(gy.size, gy.dtype)).reshape(gy.shape)
 
 
 def bias_add(y, b):

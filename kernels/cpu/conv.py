@@ -23,6 +23,7 @@ from . import _blas, _vec
 from ._blas import NO_TRANS, TRANS, gemm
 from ._conv_cols import (col2im_rows, columns, crop_planes, im2col_rows, pad_planes,
                          scatter_columns, valid_range)
+from ._alloc import empty
 from ._workspace import workspace
 
 COLS_PER_GEMM = 768
@@ -52,7 +53,7 @@ def _col2im_all(cols, gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
 # --- im2col + GEMM --------------------------------------------------------------------------
 @njit(parallel=True, cache=True)
 def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups, oh, ow, wide, S,
-                  ws, pad):
+                  ws, pad, y):
     """y (N, O, OH, OW); w2 (O, K); ws (T, K*S*Lc + og*S*Lc), pad (T, S, C/groups, Hp, Wp) the
     threads' scratch (Lc = columns per sample: OH*OW, or the wide grid's (OH-1)*Wp + OW)."""
     n, c = x.shape[0], x.shape[1]
@@ -60,7 +61,6 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
     og, cg = o // groups, c // groups
     rw = ow + (kw - 1) * dw if wide else ow  # distance between output rows in a column block
     Lc = (oh - 1) * rw + ow
-    y = np.empty((n, o, oh, ow), dtype=x.dtype)
     T = ws.shape[0]
     items = (n + S - 1) // S * groups
     for t in prange(T):
@@ -84,7 +84,7 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
 
 @njit(parallel=True, cache=True)
 def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, ws, pad,
-                   gwp, gbp):
+                   gwp, gbp, gx):
     """gx (or an empty array), and per-thread partial sums gwp (T, O, K), gbp (T, O) float64."""
     n, c, h, wd = x.shape
     o, K = w2.shape
@@ -92,7 +92,6 @@ def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, w
     og, cg = o // groups, c // groups
     rw = ow + (kw - 1) * dw if wide else ow
     Lc = (oh - 1) * rw + ow
-    gx = np.empty((n, c, h, wd) if need_gx else (0, 0, 0, 0), dtype=x.dtype)
     T = ws.shape[0]
     items = (n + S - 1) // S * groups
     for t in prange(T):
@@ -128,16 +127,15 @@ def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, w
 
 
 @njit(parallel=True, cache=True)
-def _sum_partials(gwp, gbp, dtype):
+def _sum_partials(gwp, gbp, gw):
     T, o, K = gwp.shape
-    gw = np.empty((o, K), dtype=dtype.dtype)
     for r in prange(o):
         for k in range(K):
             acc = gwp[0, r, k]
             for t in range(1, T):
                 acc += gwp[t, r, k]
             gw[r, k] = acc
-    gb = np.empty(o, dtype=dtype.dtype)
+    gb = np.empty(o, dtype=gw.dtype)
     for r in range(o):
         acc = 0.0
         for t in range(T):
@@ -194,12 +192,11 @@ class _DirectPlan:
 # Other strides: per tap, per output row, the valid output columns found once.
 
 @njit(parallel=True, cache=True)
-def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, pad, acc):
+def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow, pad, acc, y):
     """pad (T, 1, C, Hp, Wp) and acc (T, Lw) per-thread scratch (used for stride 1)."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     og = o // groups
-    y = np.empty((n, o, oh, ow), dtype=x.dtype)
     T = pad.shape[0]
     wide = sh == 1 and sw == 1
     Wp = wd + 2 * pw
@@ -241,13 +238,13 @@ def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow
 
 
 @njit(parallel=True, cache=True)
-def _direct_backward(gy, x, w, need_gx, sh, sw, ph, pw, dh, dw, groups, pad, gpad, gyw, gwp, gbp):
+def _direct_backward(gy, x, w, need_gx, sh, sw, ph, pw, dh, dw, groups, pad, gpad, gyw, gwp, gbp,
+                     gx):
     """gx (or an empty array); per-thread partial sums gwp (T, O, C/g, kh, kw), gbp (T, O)."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh, ow = gy.shape[2], gy.shape[3]
     og = o // groups
-    gx = np.empty((n, c, h, wd) if need_gx else (0, 0, 0, 0), dtype=x.dtype)
     T = pad.shape[0]
     wide = sh == 1 and sw == 1
     Wp = wd + 2 * pw
@@ -318,6 +315,10 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
     return _col2im_all(np.ascontiguousarray(cols), gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow)
 
 
+def _grad_input(x, need):
+    return empty(x.shape, x.dtype) if need else np.empty((0, 0, 0, 0), x.dtype)
+
+
 def _bias_arg(b, o, dtype):
     return (np.zeros(o, dtype=dtype), False) if b is None else (np.ascontiguousarray(b), True)
 
@@ -333,7 +334,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
         with _blas.one_thread():  # no BLAS here, but its threads must not wake either
             return _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow,
                                    workspace("conv.pad", d.pad, x.dtype),
-                                   workspace("conv", d.row, x.dtype))
+                                   workspace("conv", d.row, x.dtype), empty((n, o, oh, ow), x.dtype))
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     p = _plan(x.shape, w.shape, stride, padding, dilation, groups, oh, ow, x.dtype.itemsize,
@@ -341,7 +342,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
     with _blas.one_thread():
         return _gemm_forward(x, w.reshape(o, -1), bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw,
-                             groups, oh, ow, p.wide, p.S, ws, pad)
+                             groups, oh, ow, p.wide, p.S, ws, pad, empty((n, o, oh, ow), x.dtype))
 
 
 def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_input_grad=True):
@@ -356,8 +357,8 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
         gx = _direct_backward(gy, x, w, need_input_grad, sh, sw, ph, pw, dh, dw, groups,
                               workspace("conv.pad", d.pad, x.dtype),
                               workspace("conv.gpad", d.pad if need_input_grad else (1,) * 5, x.dtype),
-                              workspace("conv", d.row, x.dtype), gwp, gbp)
-        gw, gb = _sum_partials(gwp.reshape(d.threads, o, -1), gbp, x)
+                              workspace("conv", d.row, x.dtype), gwp, gbp, _grad_input(x, need_input_grad))
+        gw, gb = _sum_partials(gwp.reshape(d.threads, o, -1), gbp, empty((o, cg * kh * kw), x.dtype))
         return (gx if need_input_grad else None), gw.reshape(w.shape), gb
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
@@ -368,6 +369,6 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     gbp = workspace("conv.gb", (p.threads, o), np.float64)
     with _blas.one_thread():
         gx = _gemm_backward(gy, x, w.reshape(o, -1), need_input_grad, kh, kw, sh, sw, ph, pw, dh, dw,
-                            groups, p.wide, p.S, ws, pad, gwp, gbp)
-    gw, gb = _sum_partials(gwp, gbp, x)
+                            groups, p.wide, p.S, ws, pad, gwp, gbp, _grad_input(x, need_input_grad))
+    gw, gb = _sum_partials(gwp, gbp, empty((o, cg * kh * kw), x.dtype))
     return (gx if need_input_grad else None), gw.reshape(w.shape), gb

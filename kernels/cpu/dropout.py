@@ -6,6 +6,8 @@ any way it likes and still produce the reference's mask bit for bit.
 import numpy as np
 from numba import njit, prange, uint64
 
+from ._alloc import empty
+
 
 @njit(cache=True, inline="always")
 def _draw(seed, counter):
@@ -26,10 +28,8 @@ def _uniform(n, seed, offset):
 
 
 @njit(parallel=True, cache=True)
-def _forward(x, p, scale, seed, offset):
+def _forward(x, p, scale, seed, offset, y, mask):
     f = x.ravel()
-    y = np.empty_like(f)
-    mask = np.empty(f.size, dtype=np.uint8)
     for i in prange(f.size):
         keep = _draw(seed, offset + uint64(i) + uint64(1)) >= p
         mask[i] = keep
@@ -39,9 +39,8 @@ def _forward(x, p, scale, seed, offset):
 
 
 @njit(parallel=True, cache=True)
-def _backward(gy, mask, scale):
+def _backward(gy, mask, scale, out):
     g, m = gy.ravel(), mask.ravel()
-    out = np.empty_like(g)
     for i in prange(g.size):
         out[i] = g[i] * m[i] * scale
     return out
@@ -58,9 +57,11 @@ def uniform(n, seed, offset):
 
 def dropout_forward(x, p, seed, offset):
     # 1-D views: one compiled signature per dtype, not one per (dtype, ndim)
-    y, mask = _forward(x.reshape(-1), float(p), x.dtype.type(1 / (1 - p)), _u64(seed), _u64(offset))
+    y, mask = _forward(x.reshape(-1), float(p), x.dtype.type(1 / (1 - p)), _u64(seed), _u64(offset),
+                       empty(x.size, x.dtype), empty(x.size, np.uint8))
     return y.reshape(x.shape), mask.reshape(x.shape)
 
 
 def dropout_backward(gy, mask, p):
-    return _backward(gy.reshape(-1), mask.reshape(-1), gy.dtype.type(1 / (1 - p))).reshape(gy.shape)
+    return _backward(gy.reshape(-1), mask.reshape(-1), gy.dtype.type(1 / (1 - p)),
+                     empty(gy.size, gy.dtype)).reshape(gy.shape)

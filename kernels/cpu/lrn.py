@@ -16,6 +16,8 @@ as a fresh sum (the reference's) would be.
 import numpy as np
 from numba import njit, prange
 
+from ._alloc import empty_like
+
 
 # s ** -beta is one scalar libm call per element, several times slower than the rest of the kernel.
 # AlexNet's beta = 0.75 is s^-1/2 * s^-1/4: two square roots, which vectorise. The beta test
@@ -117,8 +119,8 @@ def _backward(gy, x, y, scale, size, alpha, beta, gx):
 
 def lrn_forward(x, size, alpha, beta, k):
     n, c, h, w = x.shape
-    y = np.empty_like(x)
-    scale = np.empty_like(x)
+    y = empty_like(x)
+    scale = empty_like(x)
     _forward(x.reshape(n, c, h * w), size, float(alpha), float(beta), float(k),
              y.reshape(n, c, h * w), scale.reshape(n, c, h * w))
     return y, scale
@@ -126,7 +128,7 @@ def lrn_forward(x, size, alpha, beta, k):
 
 def lrn_backward(gy, x, y, scale, size, alpha, beta):
     n, c, h, w = x.shape
-    gx = np.empty_like(x)
+    gx = empty_like(x)
     shape3 = (n, c, h * w)
     _backward(gy.reshape(shape3), x.reshape(shape3), y.reshape(shape3), scale.reshape(shape3),
               size, float(alpha), float(beta), gx.reshape(shape3))

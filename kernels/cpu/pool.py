@@ -12,6 +12,8 @@ arithmetic. Backward kernels scatter into their own plane only, which is why the
 import numpy as np
 from numba import njit, prange
 
+from ._alloc import empty
+
 
 def _out(n, k, s, p):
     return (n + 2 * p - k) // s + 1
@@ -99,8 +101,8 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
-    y = np.empty((n, c, oh, ow), dtype=x.dtype)
-    argmax = np.empty((n, c, oh, ow), dtype=np.int64)
+    y = empty((n, c, oh, ow), x.dtype)
+    argmax = empty((n, c, oh, ow), np.int64)
     _max_forward(x.reshape(n * c, h, w), kh, kw, sh, sw, ph, pw,
                  y.reshape(n * c, oh, ow), argmax.reshape(n * c, oh, ow))
     return y, argmax
@@ -108,7 +110,7 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
 
 def max_pool2d_backward(gy, argmax, x_shape):
     n, c, h, w = x_shape
-    gx = np.empty(x_shape, dtype=gy.dtype)
+    gx = empty(x_shape, gy.dtype)
     _max_backward(gy.reshape(n * c, -1), argmax.reshape(n * c, -1), gx.reshape(n * c, h * w))
     return gx
 
@@ -162,7 +164,7 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
     n, c, h, w = x.shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
-    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    y = empty((n, c, oh, ow), x.dtype)
     _avg_forward(x.reshape(n * c, h, w), kh, kw, sh, sw, ph, pw, y.reshape(n * c, oh, ow))
     return y
 
@@ -170,7 +172,7 @@ def avg_pool2d_forward(x, kernel_size, stride, padding):
 def avg_pool2d_backward(gy, x_shape, kernel_size, stride, padding):
     n, c, h, w = x_shape
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    gx = np.empty(x_shape, dtype=gy.dtype)
+    gx = empty(x_shape, gy.dtype)
     _avg_backward(gy.reshape(n * c, gy.shape[2], gy.shape[3]), kh, kw, sh, sw, ph, pw,
                   gx.reshape(n * c, h, w))
     return gx
@@ -223,7 +225,7 @@ def _adaptive_backward(gy, gx):
 def adaptive_avg_pool2d_forward(x, output_size):
     n, c, h, w = x.shape
     oh, ow = output_size
-    y = np.empty((n, c, oh, ow), dtype=x.dtype)
+    y = empty((n, c, oh, ow), x.dtype)
     _adaptive_forward(x.reshape(n * c, h, w), y.reshape(n * c, oh, ow))
     return y
 
@@ -231,6 +233,6 @@ def adaptive_avg_pool2d_forward(x, output_size):
 def adaptive_avg_pool2d_backward(gy, x_shape, output_size):
     n, c, h, w = x_shape
     oh, ow = output_size
-    gx = np.empty(x_shape, dtype=gy.dtype)
+    gx = empty(x_shape, gy.dtype)
     _adaptive_backward(gy.reshape(n * c, oh, ow), gx.reshape(n * c, h, w))
     return gx

@@ -1,7 +1,7 @@
 """linear: y = x W^T + b, with PyTorch's (out_features, in_features) weight layout.
 
-The GEMM goes to the vendor BLAS (numpy/cupy.matmul); the bias is added in place by the
-`bias_add` kernel instead of a broadcast that would allocate a second (N, out) array.
+The kernels (kernels/*/linear.py) hand the GEMMs to the vendor BLAS; the Numba flavour splits
+them over its own threads so BLAS never runs a second thread pool.
 """
 from __future__ import annotations
 
@@ -17,11 +17,8 @@ __all__ = ["linear"]
 class Linear(Function):
     @staticmethod
     def forward(ctx, x, w, b=None):
-        xp = backend.array_module(x)
         x2 = x.reshape(math.prod(x.shape[:-1]), x.shape[-1])  # every leading axis is a sample
-        y = xp.matmul(x2, w.T)  # BLAS reads the transposed view directly
-        if b is not None:
-            y = backend.kernels("activation", y).bias_add(y, b)
+        y = backend.kernels("linear", x).linear_forward(x2, w, b)
         ctx.save_for_backward(x2, w)
         ctx.x_shape = x.shape
         return y.reshape(x.shape[:-1] + (w.shape[0],))
@@ -29,14 +26,13 @@ class Linear(Function):
     @staticmethod
     def backward(ctx, g):
         x2, w = ctx.saved
-        xp = backend.array_module(g)
-        g2 = g.reshape(x2.shape[0], w.shape[0])
         need = ctx.needs_input_grad
-        gx = xp.matmul(g2, w).reshape(ctx.x_shape) if need[0] else None
-        gw = xp.matmul(g2.T, x2) if need[1] else None
+        g2 = g.reshape(x2.shape[0], w.shape[0])
+        gx, gw, gb = backend.kernels("linear", g).linear_backward(g2, x2, w, need[0], need[1])
+        gx = gx.reshape(ctx.x_shape) if gx is not None else None
         if len(need) == 2:
             return gx, gw
-        return gx, gw, (g2.sum(axis=0) if need[2] else None)
+        return gx, gw, (gb if need[2] else None)
 
 
 def linear(input, weight, bias=None):

@@ -1,0 +1,91 @@
+"""linear compiled with Numba: the same contract as kernels/reference/linear.py.
+
+Each of the T Numba threads takes a block of columns and calls a single-threaded BLAS GEMM on
+it (see _blas.py: BLAS never starts its own threads, so it never spins against Numba's):
+  forward      y[:, n0:n1]  = x @ W[n0:n1]^T (+ b[n0:n1])
+  grad weight  gW[n0:n1]    = g[:, n0:n1]^T @ x
+  grad input   gx[:, k0:k1] = g @ W[:, k0:k1]
+"""
+import numpy as np
+from numba import get_num_threads, njit, prange
+
+from . import _blas, _vec
+from ._alloc import empty
+from ._blas import NO_TRANS, TRANS, gemm
+
+ALIGN = 16  # block edges on multiples of 16 columns: whole vector registers and cache lines
+
+
+def _blocks(n):
+    t = max(1, min(get_num_threads(), n // ALIGN))
+    step = -(-n // t)
+    step = -(-step // ALIGN) * ALIGN
+    return np.minimum(np.arange(t + 1) * step, n)
+
+
+@njit(parallel=True, cache=True)
+def _forward(x, w, bias, has_bias, nb, y):
+    M, K = x.shape
+    N = w.shape[0]
+    for t in prange(nb.shape[0] - 1):
+        n0, n1 = nb[t], nb[t + 1]
+        if n1 == n0 or M == 0:
+            continue
+        if K == 0:
+            y[:, n0:n1] = 0
+        else:
+            gemm(NO_TRANS, TRANS, M, n1 - n0, K, x.ctypes.data, K, w[n0:].ctypes.data, K, 0.0,
+                 y[0, n0:].ctypes.data, N, y)
+        if has_bias:
+            for m in range(M):
+                _vec.add(y[m, n0:n1], bias[n0:n1])
+    return y
+
+
+@njit(parallel=True, cache=True)
+def _backward(g, x, w, need_gx, need_gw, nb, kb, gx, gw):
+    M, K = x.shape
+    N = w.shape[0]
+    gb = np.zeros(N, dtype=np.float64)
+    for t in prange(nb.shape[0] - 1):
+        n0, n1 = nb[t], nb[t + 1]
+        if n1 > n0:
+            for m in range(M):
+                for q in range(n1 - n0):
+                    gb[n0 + q] += g[m, n0 + q]
+            if need_gw:
+                if M == 0:
+                    gw[n0:n1] = 0
+                elif K > 0:
+                    gemm(TRANS, NO_TRANS, n1 - n0, K, M, g[0, n0:].ctypes.data, N, x.ctypes.data,
+                         K, 0.0, gw[n0:].ctypes.data, K, gw)
+    if need_gx:
+        for t in prange(kb.shape[0] - 1):
+            k0, k1 = kb[t], kb[t + 1]
+            if k1 == k0 or M == 0:
+                continue
+            if N == 0:
+                gx[:, k0:k1] = 0
+            else:
+                gemm(NO_TRANS, NO_TRANS, M, k1 - k0, N, g.ctypes.data, N, w[0, k0:].ctypes.data, K,
+                     0.0, gx[0, k0:].ctypes.data, K, gx)
+    return gx, gw, gb.astype(x.dtype)
+
+
+def _bias(b, n, dtype):
+    return (np.zeros(n, dtype=dtype), False) if b is None else (b, True)
+
+
+def linear_forward(x, w, b):
+    bias, has_bias = _bias(b, w.shape[0], x.dtype)
+    with _blas.one_thread():
+        return _forward(x, w, bias, has_bias, _blocks(w.shape[0]), empty((x.shape[0], w.shape[0]), x.dtype))
+
+
+def linear_backward(g, x, w, need_input_grad=True, need_weight_grad=True):
+    g = np.ascontiguousarray(g)
+    with _blas.one_thread():
+        gx, gw, gb = _backward(g, x, w, need_input_grad, need_weight_grad, _blocks(w.shape[0]),
+                               _blocks(w.shape[1]), empty(x.shape if need_input_grad else (0, 0), x.dtype),
+                               empty(w.shape if need_weight_grad else (0, 0), x.dtype))
+    return (gx if need_input_grad else None), (gw if need_weight_grad else None), gb
