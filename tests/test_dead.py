@@ -77,7 +77,8 @@ def test_cli_focal_and_track_dead(tmp_path, capsys):
     rc = cli.main(["train", "ecg1d", "--epochs", "1", "--no-progress", "--loss", "focal",
                    "--track-dead", "--out", str(tmp_path)])
     assert rc == 0
-    assert "dead units" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "dead units" in out and "ECE" in out
     import json
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["config"]["loss"] == "focal" and set(report["history"][0]["dead"]) == {

@@ -103,6 +103,8 @@ def build_parser():
     t.add_argument("--loss", choices=["cross_entropy", "focal"], default="cross_entropy",
                    help="training loss; focal: Lin et al.'s focal loss (see --gamma)")
     t.add_argument("--gamma", type=float, default=2.0, help="focal loss focusing parameter (>= 0)")
+    t.add_argument("--label-smoothing", type=float, default=0.0,
+                   help="cross-entropy label smoothing eps in [0, 1] (the printed ECE shows its effect)")
     t.add_argument("--track-dead", action="store_true",
                    help="log each ReLU layer's fraction of dead units (never active) every epoch")
     t.add_argument("--pool", choices=["max", "avg"], default="max")
@@ -225,6 +227,7 @@ def cmd_train(args):
     cm = metrics.confusion_matrix(final["preds"], final["targets"], num_classes=10)
     if not main_rank:  # the other ranks hold the same weights: rank 0 alone writes
         return
+    calibration = _calibration(model, test_loader)
 
     serialization.save(resume.training_state(model, opt, sched, train_loader, args.epochs,
                                              history, **meta), out / "checkpoint.npz")
@@ -233,11 +236,13 @@ def cmd_train(args):
               "world_size": world.size, "dist_backend": world.backend,
               "train_images": len(train_set), "test_images": len(test_set),
               "test_accuracy": final["accuracy"], "seconds": seconds, "history": history,
-              "confusion_matrix": np.asarray(cm).tolist()}
+              "confusion_matrix": np.asarray(cm).tolist(), **calibration}
     tmp = out / "metrics.json.tmp"
     tmp.write_text(json.dumps(report, indent=2, allow_nan=False))  # standard JSON only
     os.replace(tmp, out / "metrics.json")
     _plot(history, out / "curves.png")
+    print(f"calibration on the test images: ECE {100 * calibration['test_ece']:.2f}% (15 bins), "
+          f"NLL {calibration['test_nll']:.4f}")
     print(f"test accuracy {100 * final['accuracy']:.2f}% on {len(test_set)} held-out images "
           f"after {args.epochs} epochs in {seconds:.1f} s; wrote {out}/checkpoint.npz, "
           f"metrics.json, curves.png")
@@ -264,7 +269,23 @@ def _world_line(world, batch_size):
 
 def _loss_fn(args):
     from . import nn
-    return nn.FocalLoss(gamma=args.gamma) if args.loss == "focal" else None
+    if args.loss == "focal":
+        if args.label_smoothing:
+            raise ValueError("--label-smoothing applies to --loss cross_entropy, not focal")
+        return nn.FocalLoss(gamma=args.gamma)
+    if args.label_smoothing:
+        eps = args.label_smoothing
+        return lambda logits, target: nn.functional.cross_entropy(logits, target, label_smoothing=eps)
+    return None
+
+
+def _calibration(model, loader):
+    """Expected calibration error (15 bins) and NLL of the model's softmax on `loader`."""
+    from . import calibrate, metrics
+    logits, targets = calibrate.predict_logits(model, loader)
+    probs = calibrate.softmax_with_temperature(logits)
+    return {"test_ece": metrics.expected_calibration_error(probs, targets, n_bins=15),
+            "test_nll": metrics.nll(probs, targets)}
 
 
 def _plot(history, path):

@@ -50,15 +50,18 @@ def train_ecg1d(args):
     final = evaluate(model, test_loader)
     cm = np.asarray(metrics.confusion_matrix(final["preds"], final["targets"], num_classes=3))
     recall = cm.diagonal() / np.maximum(cm.sum(1), 1)
+    from .cli import _calibration
+    calibration = _calibration(model, test_loader)
     serialization.save({"model": model.state_dict(), "epoch": args.epochs, "arch": "lenet1d",
                         "activation": args.activation}, out / "checkpoint.npz")
     report = {"model": "lenet1d", "data": "heartbeats", "backend": tc.get_backend(),
               "config": {k: v for k, v in vars(args).items() if k != "command"},
               "test_accuracy": final["accuracy"], "per_class_recall": dict(zip(data.ecg.CLASSES, recall.tolist())),
-              "seconds": seconds, "history": history, "confusion_matrix": cm.tolist()}
+              "seconds": seconds, "history": history, "confusion_matrix": cm.tolist(), **calibration}
     tmp = out / "metrics.json.tmp"
     tmp.write_text(json.dumps(report, indent=2))
     os.replace(tmp, out / "metrics.json")
+    print(f"calibration: ECE {100 * calibration['test_ece']:.2f}% (15 bins), NLL {calibration['test_nll']:.4f}")
     print("recall per class: " + ", ".join(f"{c} {100 * r:.1f}%" for c, r in zip(data.ecg.CLASSES, recall)))
     print(f"test accuracy {100 * final['accuracy']:.2f}% on {len(test_set)} held-out beats after "
           f"{args.epochs} epochs in {seconds:.1f} s; wrote {out}/checkpoint.npz, metrics.json")

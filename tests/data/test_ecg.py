@@ -103,4 +103,5 @@ def test_cli_trains_ecg1d_above_95_percent(tmp_path, capsys):
     report = json.loads((tmp_path / "metrics.json").read_text())
     assert report["test_accuracy"] >= 0.95
     assert min(report["per_class_recall"].values()) >= 0.85
+    assert 0 <= report["test_ece"] < 0.1 and report["test_nll"] > 0
     assert (tmp_path / "checkpoint.npz").exists()
