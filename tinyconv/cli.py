@@ -74,8 +74,9 @@ distributed (lenet5, data parallel; pip install 'tinyconv[distributed]'):
 runs 2 processes that each take half of every batch (--batch-size is the global batch and must be
 divisible by the number of processes); gradients are averaged over the processes before each step,
 so the run trains the same weights as one process with the same --batch-size, up to float
-rounding. Rank 0 alone prints and writes the checkpoint, metrics and plot. If a process dies, the
-others stop within --dist-timeout seconds with a message naming it.
+rounding. Rank 0 alone prints and writes the checkpoint, metrics and plot. If a process dies,
+MPICH stops the job and names its PID (listed per rank at the start); if one hangs, the others
+abort after --dist-timeout seconds naming its rank.
 """
 
 
