@@ -8,17 +8,22 @@ import pytest
 import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv import backend, models, optim
-from tinyconv.kernels.cuda import emulate
+from tinyconv.kernels.cuda import _cuda, emulate
 
 pytestmark = [pytest.mark.emulated,
               pytest.mark.skipif(not emulate.available(), reason="no C++ compiler (g++) for the emulated kernels")]
+
+
+def test_every_cuda_launcher_has_an_emulated_twin():
+    launchers = sorted(p.stem for p in _cuda.HERE.glob("*.py") if not p.stem.startswith("_"))
+    assert launchers == sorted(emulate.LAUNCHERS)
 
 
 def test_switch_selects_the_emulated_kernels():
     x = np.zeros((1, 1, 4, 4), np.float32)
     with tc.use_backend("cuda-emulated"):
         assert tc.get_backend() == "cuda-emulated"
-        for family in emulate.FAMILIES:
+        for family in emulate.LAUNCHERS:
             assert backend.kernels(family, x).__name__ == f"tinyconv.kernels.cuda.emulate.{family}"
     assert backend.kernels("conv", x).__name__ != "tinyconv.kernels.cuda.emulate.conv"
     with pytest.raises(ValueError, match="unknown backend"):

@@ -1,12 +1,13 @@
 """The CUDA kernels of kernels/cuda/ built for the host and run on NumPy arrays (README.md here).
 
-`tinyconv.set_backend("cuda-emulated")` sends every op through them; the modules activation,
-conv, dropout, lrn, pool and softmax of this package answer the same calls as kernels/cuda/'s.
+`tinyconv.set_backend("cuda-emulated")` sends every op through them; the modules of this package
+(LAUNCHERS) answer the same calls as kernels/cuda/'s.
 """
 from .build import BuildError, available  # noqa: F401
 from .runtime import ORDERS, EmulationError, schedule  # noqa: F401
 
-FAMILIES = ("activation", "conv", "dropout", "lrn", "pool", "softmax")
+FAMILIES = ("activation", "conv", "dropout", "lrn", "pool", "softmax")  # the .cu families
+LAUNCHERS = FAMILIES + ("linear",)  # every module of kernels/cuda/ the ops call (linear: GEMMs only)
 
 
 def prebuild(jobs: int = 2) -> None:
