@@ -40,12 +40,14 @@ def test_local_group_collectives():
         g.abort("gone")
 
 
-def test_ddp_in_a_world_of_one_matches_the_plain_model():
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_ddp_in_a_world_of_one_matches_the_plain_model(deterministic):
     tc.manual_seed(0)
     plain = tc.models.lenet5().double()
     wrapped = tc.models.lenet5().double()
     wrapped.load_state_dict(plain.state_dict())
-    ddp = dist.DistributedDataParallel(wrapped, group=dist.LocalGroup(), bucket_cap_mb=0.01)
+    ddp = dist.DistributedDataParallel(wrapped, group=dist.LocalGroup(), bucket_cap_mb=0.01,
+                                       deterministic=deterministic)
     assert len(ddp.bucket_sizes) > 1 and sum(ddp.bucket_sizes) == len(list(plain.parameters()))
     rng = np.random.default_rng(0)
     x, y = tc.tensor(rng.standard_normal((4, 1, 32, 32))), tc.tensor(rng.integers(0, 10, 4))

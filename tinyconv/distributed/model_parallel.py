@@ -15,6 +15,10 @@ LRN normalises each map by its 5 neighbouring channels, and the single-device mo
 reach across the group boundary, so each rank sends the other its 2 edge channels after conv1 and
 conv2 (`halo_exchange`). The paper's GPUs normalised within their own maps instead.
 
+Dropout acts on the gathered FC inputs, which every rank holds whole: with every rank seeded
+alike (the same `manual_seed`), each draws the single-device model's masks, so the split trains
+exactly as that model does, not only in eval mode.
+
 Every rank builds the whole single-device AlexNet with the same seed and keeps its share, so a
 split model starts from exactly the weights `models.alexnet("original")` would; `full_state_dict()`
 gathers the shares back into that model's state_dict (checkpoints load into either).
@@ -129,10 +133,9 @@ class SplitAlexNet(nn.Module):
         x = F.relu(self.conv3(all_gather(x, dim=1, group=g)))     # cross-GPU arrow
         x = F.relu(self.conv4(x))
         x = self.pool(F.relu(self.conv5(x)))
-        x = self.dropout6(F.flatten(x, 1))
-        x = F.relu(self.fc6(all_gather(x, dim=1, group=g)))       # cross-GPU arrow
-        x = self.dropout7(x)
-        x = F.relu(self.fc7(all_gather(x, dim=1, group=g)))       # cross-GPU arrow
+        x = F.flatten(x, 1)
+        x = F.relu(self.fc6(self.dropout6(all_gather(x, dim=1, group=g))))  # cross-GPU arrow
+        x = F.relu(self.fc7(self.dropout7(all_gather(x, dim=1, group=g))))  # cross-GPU arrow
         x = self.fc8(all_gather(x, dim=1, group=g))               # cross-GPU arrow
         return all_gather(x, dim=1, group=g, sizes=shard_rows(self.num_classes, g.size), grad="local")
 

@@ -1,6 +1,7 @@
 """Run under `mpiexec -n 2`: the paper's two-rank AlexNet against the single-process grouped model.
 
-float64, eval mode (dropout off), an odd class count so the output layer splits unevenly.
+float64, train mode (both draw the same dropout masks from the same seed), an odd class count so
+the output layer splits unevenly.
 Prints "OK <name> rank <r>".
 """
 import numpy as np
@@ -14,8 +15,8 @@ tc.set_backend("numpy")
 classes = 11
 
 tc.manual_seed(0)
-full = tc.models.alexnet("original", num_classes=classes).double().eval()
-split = tc.models.alexnet("original", num_classes=classes, split=2).double().eval()
+full = tc.models.alexnet("original", num_classes=classes).double()
+split = tc.models.alexnet("original", num_classes=classes, split=2).double()
 split.load_full_state_dict(full.state_dict())
 assert split.fc8.weight.shape == ((6, 4096) if r == 0 else (5, 4096))
 assert split.conv3.weight.shape == (192, 256, 3, 3) and split.conv2.weight.shape == (128, 48, 5, 5)
@@ -26,7 +27,11 @@ upstream = rng.standard_normal((2, classes))
 x_full = tc.tensor(x_np, requires_grad=True)
 x_split = tc.tensor(x_np, requires_grad=True)
 
-out_full, out_split = full(x_full), split(x_split)
+tc.manual_seed(7)
+out_full = full(x_full)
+tc.manual_seed(7)
+out_split = split(x_split)
+assert full.training and split.training
 np.testing.assert_allclose(out_split.numpy(), out_full.numpy(), rtol=1e-10, atol=1e-13)
 print(f"OK forward rank {r}", flush=True)
 
