@@ -51,8 +51,8 @@ reference.load_state_dict(net.state_dict())
 ddp.zero_grad()
 loss = F.cross_entropy(ddp(tc.tensor(x[shards[r]])), tc.tensor(y[shards[r]]))
 loss.backward()
-if ddp.hooked:  # every bucket was started during backward: communication overlapped it
-    assert all(b.work is not None for b in ddp._buckets)
+assert ddp.hooked  # every bucket was started during backward: communication overlapped it
+assert all(b.work is not None for b in ddp._buckets)
 try:
     ddp(tc.tensor(x[:1]))
     raise AssertionError("forward before finish_gradient_sync was accepted")
