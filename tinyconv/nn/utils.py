@@ -61,3 +61,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     for g in grads:
         g *= g.dtype.type(coef)
     return Tensor(np.array(total))
+
+from .freeze import freeze, unfreeze  # noqa: E402,F401  (transfer learning)
+
+__all__ += ["freeze", "unfreeze"]

@@ -95,7 +95,7 @@ class Optimizer:
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
+                if p.grad is None or not p.requires_grad:  # frozen (nn.utils.freeze): left alone
                     continue
                 g = p.grad.data
                 if g.shape != p.data.shape:
