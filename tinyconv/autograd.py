@@ -8,6 +8,7 @@ once, in reverse topological order, without recursion (a chain of 100,000 ops is
 from __future__ import annotations
 
 import contextlib
+import sys
 
 import numpy as np
 
@@ -234,14 +235,31 @@ class Tensor:
                     ig = ig.astype(inp.data.dtype)
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
+            del in_grads, ig  # no stray references: a leaf can take its gradient uncopied
             if not retain_graph:
                 t._node = _RELEASED  # saved arrays can be freed now
 
     def _accumulate(self, g):
         if self.grad is None:
-            self.grad = Tensor(g.astype(self.data.dtype, copy=True))
+            # A gradient nobody else holds becomes .grad as it is (AlexNet: 244 MB not copied);
+            # one that may alias another gradient is copied, so .grad never shares memory.
+            owned = g.dtype == self.data.dtype and _unshared(g)
+            self.grad = Tensor(g if owned else g.astype(self.data.dtype, copy=True))
         else:
             self.grad.data = self.grad.data + g.astype(self.data.dtype, copy=False)
+
+
+def _unshared(g):
+    """True if g and every array it is a view of are referenced only by this call chain
+    (backward's loop variable, _accumulate's argument, this argument) and by their own views."""
+    if sys.getrefcount(g) > 4:
+        return False
+    base = g.base
+    while isinstance(base, np.ndarray):
+        if sys.getrefcount(base) > 3:  # the view's .base, the local name, getrefcount's argument
+            return False
+        base = base.base
+    return True
 
 
 class _Handle:

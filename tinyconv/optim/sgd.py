@@ -1,6 +1,7 @@
 """Stochastic gradient descent with momentum, PyTorch's exact rule."""
 from __future__ import annotations
 
+from .. import backend
 from .optimizer import Optimizer, check_number
 
 
@@ -32,16 +33,11 @@ class SGD(Optimizer):
                              f"momentum={group['momentum']}, dampening={group['dampening']}")
 
     def _update(self, p, g, state, group):
-        lr, momentum, wd = group["lr"], group["momentum"], group["weight_decay"]
-        if wd != 0:
-            g = g + wd * p
-        if momentum != 0:
-            buf = state.get("momentum_buffer")
-            if buf is None:
-                buf = state["momentum_buffer"] = g.copy()
-            else:
-                buf *= momentum
-                damp = group["dampening"]
-                buf += g if damp == 0 else (1 - damp) * g  # skip a full-size temporary
-            g = g + momentum * buf if group["nesterov"] else buf
-        p -= lr * g
+        momentum = group["momentum"]
+        buf = state.get("momentum_buffer")
+        first = momentum != 0 and buf is None
+        if first:
+            buf = state["momentum_buffer"] = backend.array_module(p).empty_like(p)
+        backend.kernels("optim", p).sgd_step(p, g.astype(p.dtype, copy=False), buf, group["lr"],
+                                             momentum, group["dampening"], group["weight_decay"],
+                                             group["nesterov"], first)
