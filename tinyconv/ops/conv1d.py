@@ -98,27 +98,29 @@ def _as_image(x):
     return x.reshape(x.shape[:2] + (1, x.shape[2]))
 
 
-def max_pool1d(input, kernel_size, stride=None, padding=0, *, return_indices=False):
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
     """1-D max pooling over (N, C, L) or (C, L); padding is implicit -inf, stride defaults to
     kernel_size. Ties send the gradient to the first maximum. return_indices=True also returns
     int64 positions of each maximum along L (PyTorch's convention)."""
     op = "max_pool1d"
     x, added = _signal(input, op)
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
-    out = max_pool2d(_as_image(x), kernel, stride, padding, return_indices=return_indices)
+    out = max_pool2d(_as_image(x), kernel, stride, padding, (1, dilation) if isinstance(dilation, int)
+                     else dilation, ceil_mode, return_indices=return_indices)
     if not return_indices:
         return _back(out, added)
     y, indices = out  # flat h*W + w over a height-1 plane: already the position along L
     return _back(y, added), _back(indices, added)
 
 
-def avg_pool1d(input, kernel_size, stride=None, padding=0):
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
     """1-D average pooling over (N, C, L) or (C, L); zero padding counts towards the divisor,
-    which is always kernel_size (count_include_pad=True, PyTorch's default)."""
+    which is kernel_size unless count_include_pad=False; ceil_mode as avg_pool2d."""
     op = "avg_pool1d"
     x, added = _signal(input, op)
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
-    return _back(avg_pool2d(_as_image(x), kernel, stride, padding), added)
+    return _back(avg_pool2d(_as_image(x), kernel, stride, padding, ceil_mode, count_include_pad), added)
 
 
 def adaptive_avg_pool1d(input, output_size):
