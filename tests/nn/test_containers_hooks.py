@@ -162,3 +162,20 @@ def test_tensor_register_hook_and_retain_grad_match_torch():
         w = z * 1
         w.register_hook(lambda g: tc.tensor([1.0]))
         w.sum().backward()
+
+
+def test_requires_grad_named_modules_apply_like_torch():
+    torch = _torch()
+    ours = nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Linear(3, 1)))
+    theirs = torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.Sequential(torch.nn.ReLU(), torch.nn.Linear(3, 1)))
+    assert [n for n, _ in ours.named_modules()] == [n for n, _ in theirs.named_modules()]
+    assert ([type(m).__name__ for _, m in ours.named_modules()]
+            == [type(m).__name__ for _, m in theirs.named_modules()])
+    seen, seen_t = [], []
+    ours.apply(lambda m: seen.append(type(m).__name__))
+    theirs.apply(lambda m: seen_t.append(type(m).__name__))
+    assert seen == seen_t  # children first, then the parent
+    assert ours.requires_grad_(False) is ours
+    assert not any(p.requires_grad for p in ours.parameters())
+    ours[1].requires_grad_()
+    assert [p.requires_grad for p in ours.parameters()] == [False, False, True, True]
