@@ -4,6 +4,11 @@ A `Tensor` wraps an ndarray (NumPy or CuPy). Every differentiable op is a `Funct
 `forward(ctx, *arrays, **params)` and `backward(ctx, grad)` work on raw arrays; `Function.apply`
 wraps the result in a Tensor that remembers its creator. `Tensor.backward()` walks the graph
 once, in reverse topological order, without recursion (a chain of 100,000 ops is fine).
+
+Every tensor counts its in-place changes (`_version`, bumped by ops/inplace.py and optimizers);
+a node remembers its inputs' versions and backward refuses one whose inputs changed since.
+Gradients are cast to each tensor's own dtype, as in PyTorch. The ops and Tensor's methods live
+in tinyconv/ops/ (listed, one line each, in ops/methods.py): this file knows no op.
 """
 from __future__ import annotations
 
