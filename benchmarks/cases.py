@@ -2,6 +2,9 @@
 
 A case knows its FLOPs and can build, for any runner ("numpy", "numba", "cupy", "torch",
 "torch-cuda"), a zero-argument callable doing the measured work once.
+
+tinyconv is imported only inside the tinyconv builders (and the model FLOP counts): a PyTorch
+worker process must never import it, or PyTorch would be measured next to tinyconv's thread pools.
 """
 from __future__ import annotations
 
@@ -9,18 +12,24 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-import tinyconv as tc
-import tinyconv.nn.functional as F
-from tinyconv import models, optim
+
+def _tinyconv():
+    import tinyconv
+    return tinyconv
 
 
 @dataclass
 class Case:
     name: str
     group: str
-    flops: float
+    flops: object  # float, or a zero-argument callable (model counts need tinyconv's summary)
     build: object  # build(runner) -> callable
     params: dict = field(default_factory=dict)
+    max_repeat: int | None = None  # cap on timed calls (a memory case needs only a few)
+    isolate: bool = False  # measured in a worker process of its own (peak RSS of a fresh process)
+
+    def total_flops(self) -> float:
+        return float(self.flops() if callable(self.flops) else self.flops)
 
 
 def conv_out(n, k, s, p):
@@ -42,7 +51,7 @@ def _sync(runner):
 
 
 def _tc_tensor(a, runner, grad=False):
-    t = tc.tensor(a, requires_grad=grad)
+    t = _tinyconv().tensor(a, requires_grad=grad)
     if runner == "cupy":
         t = t.to("cuda").requires_grad_(grad)
     return t
@@ -58,6 +67,7 @@ def _torch_tensor(a, runner, grad=False):
 
 def _run_tc(runner, fn):
     """Run fn under the runner's backend (cupy arrays pick the CUDA kernels themselves)."""
+    tc = _tinyconv()
     name = "numba" if runner == "cupy" else runner
     sync = _sync(runner)
 
@@ -109,6 +119,7 @@ def conv_cases(prefix, n, c, hw, o, k, s, p, g, first=False):
     b = _array((o,), 4) * 0.01
 
     def make_tc(runner, backward):
+        F = _tinyconv().nn.functional
         wt, bt = _tc_tensor(w, runner, backward), _tc_tensor(b, runner, backward)
         return lambda x: F.conv2d(x, wt, bt, stride=s, padding=p, groups=g)
 
@@ -123,6 +134,9 @@ def conv_cases(prefix, n, c, hw, o, k, s, p, g, first=False):
     both = layer_case(f"{prefix} fwd+bwd", shape, lambda r: make_tc(r, True),
                       lambda r: make_torch(r, True), (2 + (2 if first else 4)) * macs,
                       grad_input=not first)
+    # lets the report derive backward alone: (fwd+bwd) - fwd, in time and in FLOPs
+    fwd.params.update(conv=prefix, part="fwd")
+    both.params.update(conv=prefix, part="fwd+bwd")
     return [fwd, both]
 
 
@@ -149,11 +163,16 @@ def layer_cases(quick=False):
         import torch
         return lambda x: torch.nn.functional.max_pool2d(x, 3, 2)
 
-    cases.append(layer_case(f"alexnet lrn1 b{n} fwd+bwd", shape,
-                            lambda r: lambda x: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0, convention="paper"),
-                            torch_lrn, 20 * elems))
-    cases.append(layer_case(f"alexnet maxpool1 b{n} fwd+bwd", shape,
-                            lambda r: lambda x: F.max_pool2d(x, 3, 2), torch_pool, 10 * elems))
+    def tc_lrn(runner):
+        F = _tinyconv().nn.functional
+        return lambda x: F.local_response_norm(x, 5, 1e-4, 0.75, 2.0, convention="paper")
+
+    def tc_pool(runner):
+        F = _tinyconv().nn.functional
+        return lambda x: F.max_pool2d(x, 3, 2)
+
+    cases.append(layer_case(f"alexnet lrn1 b{n} fwd+bwd", shape, tc_lrn, torch_lrn, 20 * elems))
+    cases.append(layer_case(f"alexnet maxpool1 b{n} fwd+bwd", shape, tc_pool, torch_pool, 10 * elems))
     return cases
 
 
@@ -178,7 +197,7 @@ def _torch_alexnet(num_classes):
         nn.ReLU(), nn.Linear(4096, num_classes))
 
 
-def step_case(name, make_tc_model, make_torch_model, x_shape, num_classes, flops):
+def step_case(name, make_tc_model, make_torch_model, x_shape, num_classes, flops, **options):
     def build(runner):
         x = _array(x_shape, 5)
         y = np.random.default_rng(6).integers(0, num_classes, x_shape[0])
@@ -187,7 +206,7 @@ def step_case(name, make_tc_model, make_torch_model, x_shape, num_classes, flops
             model = make_torch_model()
             if runner == "torch-cuda":
                 model = model.cuda()
-            opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+            opt = torch.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
             xt, yt = _torch_tensor(x, runner), torch.from_numpy(y).to(next(model.parameters()).device)
             sync = _sync(runner)
 
@@ -198,11 +217,13 @@ def step_case(name, make_tc_model, make_torch_model, x_shape, num_classes, flops
                 opt.step()
                 sync()
             return call
+        tc = _tinyconv()
+        F = tc.nn.functional
         tc.manual_seed(0)
         model = make_tc_model()
         if runner == "cupy":
             model.to("cuda")
-        opt = optim.SGD(model.parameters(), lr=1e-3, momentum=0.9)
+        opt = tc.optim.SGD(model.parameters(), lr=1e-3, momentum=0.9, weight_decay=5e-4)
         xt, yt = _tc_tensor(x, runner), _tc_tensor(y, runner)
 
         def fn():
@@ -211,23 +232,56 @@ def step_case(name, make_tc_model, make_torch_model, x_shape, num_classes, flops
             loss.backward()
             opt.step()
         return _run_tc(runner, fn)
-    return Case(name, "model", flops, build)
+    return Case(name, "model", flops, build, **options)
 
 
-def _model_flops(model, input_shape, batch):
-    """3 x forward MACs x 2 (forward, grad-input, grad-weight), the usual training estimate."""
-    from tinyconv.summary import summarize
-    return 6.0 * summarize(model, input_shape)["total_macs"] * batch
+def _model_flops(model_name, input_shape, batch):
+    """A callable: 6 x forward MACs (forward, grad-input, grad-weight), the usual training estimate."""
+    def count():
+        tc = _tinyconv()
+        from tinyconv.summary import summarize
+        model = tc.models.lenet5() if model_name == "lenet5" else tc.models.alexnet(num_classes=1000)
+        return 6.0 * summarize(model, input_shape)["total_macs"] * batch
+    return count
+
+
+def _tc_lenet():
+    return _tinyconv().models.lenet5()
+
+
+def _tc_alexnet():
+    return _tinyconv().models.alexnet(variant="original", num_classes=1000)
 
 
 def model_cases(quick=False):
     cases = []
-    lenet_flops = _model_flops(models.lenet5(), (1, 32, 32), 1)
     for b in ((64,) if quick else (64, 256)):
-        cases.append(step_case(f"lenet5 train step b{b}", models.lenet5, _torch_lenet, (b, 1, 32, 32),
-                               10, lenet_flops * b))
+        cases.append(step_case(f"lenet5 train step b{b}", _tc_lenet, _torch_lenet, (b, 1, 32, 32),
+                               10, _model_flops("lenet5", (1, 32, 32), b)))
     b = 4 if quick else 16
-    alex_flops = _model_flops(models.alexnet(), (3, 227, 227), 1)
-    cases.append(step_case(f"alexnet(original) train step b{b}", lambda: models.alexnet(num_classes=1000),
-                           lambda: _torch_alexnet(1000), (b, 3, 227, 227), 1000, alex_flops * b))
+    cases.append(step_case(f"alexnet(original) train step b{b}", _tc_alexnet,
+                           lambda: _torch_alexnet(1000), (b, 3, 227, 227), 1000,
+                           _model_flops("alexnet", (3, 227, 227), b)))
+    if not quick:
+        # for its peak RSS (issue 9's memory criterion), in a fresh process: 1 warm-up + 2 steps
+        cases.append(step_case("alexnet(original) train step b64 (peak RSS)", _tc_alexnet,
+                               lambda: _torch_alexnet(1000), (64, 3, 227, 227), 1000,
+                               _model_flops("alexnet", (3, 227, 227), 64), max_repeat=2, isolate=True))
+    return cases
+
+
+def select(suite="all", quick=False, only=None, names=None, isolated=None):
+    """The suite's cases ("layers", "models" or "all"), filtered by a name substring, by exact
+    names and by the isolate flag (None: either)."""
+    cases = []
+    if suite in ("layers", "all"):
+        cases += layer_cases(quick)
+    if suite in ("models", "all"):
+        cases += model_cases(quick)
+    if only:
+        cases = [c for c in cases if only in c.name]
+    if names:
+        cases = [c for c in cases if c.name in names]
+    if isolated is not None:
+        cases = [c for c in cases if c.isolate == isolated]
     return cases

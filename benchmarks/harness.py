@@ -1,53 +1,41 @@
-"""Timing that is fair on a small shared machine.
+"""Measurement helpers for one benchmark worker process, and the protocol they serve.
 
-- Every case runs all its backends round-robin (repeat 1 of each, then repeat 2 of each, ...),
-  so a slow spell of the machine hits every backend alike; we report medians.
-- On 2 cores Linux sometimes puts both BLAS threads on one core (a 2048^3 sgemm then takes
-  ~180 ms instead of ~85 ms). `pin_threads()` puts the main thread on the first CPU and every
-  other thread on the others, and `sgemm_probe()` measures the sgemm rate before and after the
-  run, so a degraded run is visible in the report.
+The protocol (the one issue 9's acceptance scripts in ../shared/bench/ use):
+
+- every runner (numpy, numba, torch, ...) is timed alone in a FRESH process
+  (`python -m benchmarks.worker`), so no framework's thread pool, allocator cache or JIT state
+  is present while another framework is timed;
+- that process imports NumPy FIRST, as a user's script does (`import numpy as np` and then the
+  framework), because which thread pool (OpenBLAS's pthreads, Numba's OpenMP threads, PyTorch's
+  intra-op pool) is set up first, and with which environment, decides how they share the cores;
+- default threads and no pinning: nothing here calls sched_setaffinity or set_num_threads, so
+  the numbers are what a user's own script gets, including pools that fight over 2 cores;
+- the parent alternates the runners' processes within each round and reports, per case, the
+  median over rounds of each process's median; a slow spell of the machine then hits every
+  runner alike and shows up as spread rather than as one runner's number;
+- each worker runs a 2048^3 float32 sgemm probe through NumPy at its start and end, so every
+  GFLOP/s can be read against what this machine's BLAS did in the same run;
+- the peak RSS of each case is the process's high-water mark, reset before the case
+  (`/proc/self/clear_refs` "5"), read after it (VmHWM).
 """
 from __future__ import annotations
 
 import os
 import platform
+import re
+import resource
 import statistics
 import time
 
 import numpy as np
 
-
-def pin_threads() -> str:
-    """Pin the main thread to CPU 0 and every worker thread to the remaining CPUs, round-robin."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "unsupported"
-    cpus = sorted(os.sched_getaffinity(0))
-    if len(cpus) < 2:
-        return "single-cpu"
-    main = os.getpid()
-    others = cpus[1:]
-    tids = sorted(int(t) for t in os.listdir("/proc/self/task"))
-    for i, tid in enumerate(t for t in tids if t != main):
-        try:
-            os.sched_setaffinity(tid, {others[i % len(others)]})
-        except OSError:
-            pass
-    os.sched_setaffinity(main, {cpus[0]})
-    return f"main->cpu{cpus[0]}, {len(tids) - 1} workers->cpus{others}"
-
-
-def unpin_threads() -> None:
-    if hasattr(os, "sched_setaffinity"):
-        cpus = set(range(os.cpu_count() or 1))
-        for t in os.listdir("/proc/self/task"):
-            try:
-                os.sched_setaffinity(int(t), cpus)
-            except OSError:
-                pass
+# environment variables that change how the thread pools behave; recorded with every worker
+THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
+              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "TINYCONV_BACKEND")
 
 
 def sgemm_probe(n=2048, repeat=5) -> dict:
-    """Median time and GFLOP/s of an n^3 float32 GEMM through numpy's BLAS."""
+    """Median time and GFLOP/s of an n^3 float32 GEMM through numpy's BLAS (after one warm-up)."""
     a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
     b = a.T.copy()
     a @ b
@@ -57,32 +45,75 @@ def sgemm_probe(n=2048, repeat=5) -> dict:
         a @ b
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
-    return {"n": n, "median_ms": med * 1e3, "gflops": 2 * n ** 3 / med / 1e9}
+    return {"n": n, "repeat": repeat, "median_ms": med * 1e3, "gflops": 2 * n ** 3 / med / 1e9}
 
 
-def time_round_robin(fns: dict, repeat: int, warmup: int = 2, budget_s: float | None = None) -> dict:
-    """Median milliseconds of each callable in `fns`, timed in interleaved rounds.
-
-    Stops early (but after at least 3 rounds) if `budget_s` seconds are spent.
-    """
-    for _ in range(warmup):
-        for fn in fns.values():
-            fn()
-    samples = {k: [] for k in fns}
+def time_calls(fn, repeat: int, budget_s: float | None = None) -> dict:
+    """Median/min milliseconds of `repeat` calls of fn (stops after budget_s, but after >= 3 calls)."""
+    samples = []
     start = time.perf_counter()
-    for r in range(repeat):
-        for k, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            samples[k].append((time.perf_counter() - t0) * 1e3)
-        if budget_s is not None and r >= 2 and time.perf_counter() - start > budget_s:
+    for i in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1e3)
+        if budget_s is not None and i >= 2 and time.perf_counter() - start > budget_s:
             break
-    return {k: {"median_ms": statistics.median(v), "min_ms": min(v), "runs": len(v)}
-            for k, v in samples.items()}
+    return {"median_ms": statistics.median(samples), "min_ms": min(samples), "runs": len(samples)}
+
+
+def _status_kib(field: str):
+    try:
+        with open("/proc/self/status") as f:
+            m = re.search(rf"^{field}:\s+(\d+) kB", f.read(), re.M)
+        return int(m.group(1)) if m else None
+    except OSError:
+        return None
+
+
+def reset_peak_rss() -> str:
+    """Reset the high-water mark to the current RSS; return the method peak_rss_mib will use.
+
+    "VmHWM": Linux's per-process peak, reset here, so the next reading is this case's own peak.
+    "ru_maxrss": no reset possible (not Linux, or clear_refs refused): the reading is the peak
+    of the whole process so far, an upper bound on the case's.
+    """
+    if _status_kib("VmHWM") is not None:
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            return "VmHWM"
+        except OSError:
+            pass
+    return "ru_maxrss"
+
+
+def rss_mib() -> float | None:
+    kib = _status_kib("VmRSS")
+    return kib / 1024 if kib is not None else None
+
+
+def peak_rss_mib(method: str) -> float:
+    if method == "VmHWM":
+        return _status_kib("VmHWM") / 1024
+    # ru_maxrss is KiB on Linux, bytes on macOS
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2 ** 20 if platform.system() == "Darwin" else peak / 1024
+
+
+def threads_now() -> int | None:
+    try:
+        return len(os.listdir("/proc/self/task"))
+    except OSError:
+        return None
+
+
+def affinity() -> list | None:
+    return sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
 
 
 def machine() -> dict:
-    """What ran the benchmark: CPU model, cores, library versions."""
+    """What ran the benchmark: CPU model, cores, library versions (read without importing them)."""
+    from importlib import metadata
     cpu = platform.processor()
     try:
         with open("/proc/cpuinfo") as f:
@@ -92,11 +123,11 @@ def machine() -> dict:
                     break
     except OSError:
         pass
-    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "python": platform.python_version(),
-            "numpy": np.__version__, "platform": platform.platform()}
-    for mod in ("numba", "torch", "cupy"):
+    info = {"cpu": cpu, "logical_cpus": os.cpu_count(), "usable_cpus": affinity(),
+            "python": platform.python_version(), "platform": platform.platform()}
+    for dist in ("numpy", "numba", "torch", "cupy", "threadpoolctl"):
         try:
-            info[mod] = __import__(mod).__version__
-        except ImportError:
-            info[mod] = None
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            info[dist] = None
     return info

@@ -6,32 +6,43 @@ import os
 from pathlib import Path
 
 
-def ratios(results):
+def ratios(rows):
     """Per case: each runner's median time divided by the peer's (torch, and numpy)."""
     by_case = {}
-    for r in results:
+    for r in rows:
         by_case.setdefault(r["case"], {})[r["runner"]] = r["median_ms"]
     out = []
-    for r in results:
+    for r in rows:
         times = by_case[r["case"]]
         peer = times.get("torch-cuda") if r["runner"] == "cupy" else times.get("torch")
         row = dict(r)
-        row["vs_torch"] = r["median_ms"] / peer if peer else None
-        row["vs_numpy"] = r["median_ms"] / times["numpy"] if times.get("numpy") else None
+        ok = r["median_ms"] > 0
+        row["vs_torch"] = r["median_ms"] / peer if ok and peer and peer > 0 else None
+        numpy_ms = times.get("numpy")
+        row["vs_numpy"] = r["median_ms"] / numpy_ms if ok and numpy_ms and numpy_ms > 0 else None
         out.append(row)
     return out
 
 
-def table(rows) -> str:
-    head = f"{'case':<36}{'runner':<11}{'median ms':>11}{'min ms':>10}{'runs':>6}{'GFLOP/s':>9}{'x torch':>9}{'x numpy':>9}"
+def table(rows, probe_gflops=None) -> str:
+    head = (f"{'case':<44}{'runner':<8}{'median ms':>11}{'min ms':>10}{'rounds':>7}{'GFLOP/s':>9}"
+            f"{'%sgemm':>8}{'x torch':>9}{'x numpy':>9}{'peak MiB':>10}")
     lines = [head, "-" * len(head)]
     last = None
+
+    def num(v, width, digits):
+        return f"{v:{width}.{digits}f}" if v is not None else f"{'-':>{width}}"
     for r in rows:
         case = r["case"] if r["case"] != last else ""
         last = r["case"]
-        fmt = lambda v: f"{v:9.2f}" if v is not None else f"{'-':>9}"  # noqa: E731
-        lines.append(f"{case:<36}{r['runner']:<11}{r['median_ms']:>11.2f}{r['min_ms']:>10.2f}"
-                     f"{r['runs']:>6}{r['gflops']:>9.1f}{fmt(r['vs_torch'])}{fmt(r['vs_numpy'])}")
+        pct = 100 * r["of_sgemm"] if r.get("of_sgemm") is not None else None
+        lines.append(f"{case:<44}{r['runner']:<8}{num(r['median_ms'], 11, 2)}{num(r['min_ms'], 10, 2)}"
+                     f"{r['rounds']:>7}{num(r['gflops'], 9, 1)}{num(pct, 8, 0)}{num(r['vs_torch'], 9, 2)}"
+                     f"{num(r['vs_numpy'], 9, 2)}{num(r['peak_rss_mib'], 10, 0)}")
+    if probe_gflops:
+        lines.append(f"%sgemm: GFLOP/s as a percentage of {probe_gflops:.0f} GFLOP/s, the median 2048^3 "
+                     f"float32 sgemm probe of this run's worker processes")
+    lines.append("bwd (derived): fwd+bwd median minus fwd median; its GFLOP/s counts the backward FLOPs only")
     return "\n".join(lines)
 
 
@@ -53,6 +64,7 @@ def chart(rows, path: Path) -> Path:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    rows = [r for r in rows if not r.get("derived")]  # measured times only
     cases = list(dict.fromkeys(r["case"] for r in rows))
     runners = list(dict.fromkeys(r["runner"] for r in rows))
     lookup = {(r["case"], r["runner"]): r["median_ms"] for r in rows}
