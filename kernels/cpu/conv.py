@@ -269,12 +269,15 @@ def _direct_backward(gy, x, w, need_gx, sh, sw, ph, pw, dh, dw, groups, pad, gpa
                         _vec.copy(g[yy * Wp:yy * Wp + ow], gy[b, k, yy])
                     for ci in range(cg):
                         src = pad[t, 0, c0 + ci].ravel()
-                        dst = gpad[t, 0, c0 + ci].ravel()
                         for i in range(kh):
                             for j in range(kw):
                                 off = i * dh * Wp + j * dw
                                 gwp[t, k, ci, i, j] += _vec.dot(g, src[off:off + Lw])
-                                if need_gx:
+                        if need_gx:
+                            dst = gpad[t, 0, c0 + ci].ravel()
+                            for i in range(kh):
+                                for j in range(kw):
+                                    off = i * dh * Wp + j * dw
                                     _vec.axpy(dst[off:off + Lw], w[k, ci, i, j], g)
                     continue
                 for ci in range(cg):

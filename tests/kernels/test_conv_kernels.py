@@ -229,3 +229,32 @@ def test_unknown_algo_is_rejected(k):
         k.conv2d_forward(x, w, None, (1, 1), (0, 0), (1, 1), 1, "fft")
     with pytest.raises(ValueError, match="unknown algo 'fft'"):
         k.conv2d_backward(np.zeros((1, 1, 2, 2)), x, w, (1, 1), (0, 0), (1, 1), 1, "fft")
+
+
+@pytest.mark.parametrize("o,s,p,off,n", [(1, 1, 2, 0, 1), (1, 1, 2, 4, 1), (3, 2, 2, 0, 1),
+                                         (5, 1, 2, 0, 1), (1, 4, 0, 10, 3), (4, 3, 5, 0, 2)])
+def test_valid_range_never_reaches_past_the_row(o, s, p, off, n):
+    from tinyconv.kernels.cpu._conv_cols import valid_range
+    lo, hi = valid_range(o, s, p, off, n)
+    assert 0 <= lo <= hi <= o
+    inside = [t for t in range(o) if 0 <= t * s - p + off < n]
+    assert list(range(lo, hi)) == inside
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_kernel_wider_than_the_input_plus_padding(algo, dtype, rng):
+    # 5x5 "same" on a width-1 image: taps 0, 1, 3, 4 of every row never touch the input; a
+    # start index past the row end used to zero-fill the next row (another thread's)
+    x = rng.standard_normal((3, 2, 4, 1)).astype(dtype)
+    w = rng.standard_normal((3, 2, 5, 5)).astype(dtype)
+    b = rng.standard_normal(3).astype(dtype)
+    args = (1, 1), (2, 2), (1, 1), 1
+    y = cpu.conv2d_forward(x, w, b, *args, algo)
+    close(y, naive_conv(x, w, b, *args).astype(dtype))
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    for got, want in zip(cpu.conv2d_backward(gy, x, w, *args, algo),
+                         ref.conv2d_backward(gy, x, w, *args, "im2col")):
+        close(got, want)
+    cols = cpu.im2col(x, (5, 5), (1, 1), (2, 2), (1, 1))
+    np.testing.assert_array_equal(cols, ref.im2col(x, (5, 5), (1, 1), (2, 2), (1, 1)))

@@ -7,7 +7,7 @@ from hypothesis import assume, given, strategies as st
 
 import tinyconv as tc
 import tinyconv.nn.functional as F
-from tinyconv.ops.conv import COLUMN_BUDGET_BYTES, choose_algo
+from tinyconv.ops.conv import DIRECT_BACKWARD_MAX_TAPS, choose_algo
 
 ALGOS = ["im2col", "direct"]
 
@@ -171,17 +171,25 @@ def test_non_contiguous_input_and_weight(rng):
                         [t64(base[:1, :, :3, :4].copy()), t64(wbase[:2].copy())])
 
 
-def test_auto_uses_im2col_until_the_column_buffer_is_too_big(rng):
-    x = tc.tensor(rng.standard_normal((2, 3, 8, 7)).astype(np.float32))
-    w = tc.tensor(rng.standard_normal((4, 3, 3, 3)).astype(np.float32))
-    np.testing.assert_array_equal(F.conv2d(x, w, padding=1).numpy(),
-                                  F.conv2d(x, w, padding=1, algo="im2col").numpy())
-    assert choose_algo((2, 3, 8, 7), (4, 3, 3, 3), (8, 7)) == "im2col"
-    # columns: (C*kh*kw) x (N*OH*OW) elements; one byte past the budget switches to direct
-    n = COLUMN_BUDGET_BYTES // (27 * 64 * 64 * 4)
-    assert choose_algo((n, 3, 64, 64), (8, 3, 3, 3), (64, 64)) == "im2col"
-    assert choose_algo((n + 1, 3, 64, 64), (8, 3, 3, 3), (64, 64)) == "direct"
-    assert choose_algo((n, 3, 64, 64), (8, 3, 3, 3), (64, 64), itemsize=8) == "direct"
+def test_auto_picks_per_direction_and_matches_both_algorithms(rng):
+    # forward: im2col; backward: direct only for kernels covering few input values
+    assert choose_algo((64, 1, 32, 32), (6, 1, 5, 5), (28, 28)) == ("im2col", "direct")
+    assert choose_algo((64, 6, 14, 14), (16, 6, 5, 5), (10, 10)) == ("im2col", "im2col")
+    taps = DIRECT_BACKWARD_MAX_TAPS
+    assert choose_algo((2, 2, 9, 9), (4, 1, 1, taps), (9, 9))[1] == "direct"
+    assert choose_algo((2, 1, 9, 40), (4, 1, 1, taps + 1), (9, 8))[1] == "im2col"
+    # "auto" mixes the algorithms: values and gradients still equal each pure choice
+    x = rng.standard_normal((3, 1, 9, 8))
+    w = rng.standard_normal((4, 1, 3, 3))
+    grads = []
+    for algo in ("auto", "im2col", "direct"):
+        xt, wt = t64(x.copy()), t64(w.copy())
+        y = F.conv2d(xt, wt, padding=1, algo=algo)
+        (y * t64(np.linspace(-1, 1, y.data.size).reshape(y.shape))).sum().backward()
+        grads.append((y.numpy(), xt.grad.numpy(), wt.grad.numpy()))
+    for got in grads[1:]:
+        for a, e in zip(grads[0], got):
+            np.testing.assert_allclose(a, e, rtol=1e-12, atol=1e-12)
 
 
 def test_dtype_is_kept_and_input_untouched(rng):

@@ -10,32 +10,32 @@ __all__ = ["conv2d"]
 ALGOS = ("auto", "im2col", "direct")
 
 
-COLUMN_BUDGET_BYTES = 512 * 2**20
+DIRECT_BACKWARD_MAX_TAPS = 32
 
 
-def choose_algo(x_shape, w_shape, out_hw, itemsize=4) -> str:
-    """algo="auto": im2col, unless its column buffer would exceed COLUMN_BUDGET_BYTES.
+def choose_algo(x_shape, w_shape, out_hw, itemsize=4) -> tuple:
+    """algo="auto": (forward algorithm, backward algorithm), from measurement.
 
-    Measured on the 2-core dev machine (numba backend, float32, forward+backward): im2col beat
-    the direct loop nest on every LeNet-5 and AlexNet layer, 3x (LeNet conv1, b64: 6.5 vs
-    20.9 ms) to 10x and more (AlexNet conv1, b16), because its FLOPs run in BLAS. The direct
-    path needs no (C/groups*kh*kw) x (N*OH*OW) column matrix, so it takes over when that matrix
-    would not fit comfortably in memory.
+    Measured on the 2-core dev machine (numba backend, float32, see benchmarks/results/): the
+    im2col + GEMM forward won on every LeNet-5 and AlexNet layer (LeNet conv1 b64 0.25-0.36 ms
+    against 0.37-0.75 ms direct; conv2 0.33 against 0.93 ms). For the backward of a layer whose
+    kernel covers at most DIRECT_BACKWARD_MAX_TAPS input values (C/groups*kh*kw: LeNet conv1 has
+    25), the weight gradient is a few dozen long dot products that the direct kernel runs
+    vectorised, while a GEMM with 6 rows and 25 columns runs far below BLAS's peak: 0.43 against
+    0.53 ms. The im2col path's scratch is bounded per thread, so memory never forces a choice.
     """
-    n = x_shape[0] if len(x_shape) == 4 else 1
     o, cg, kh, kw = w_shape
-    groups = (x_shape[-3] // cg) if cg else 1
-    column_bytes = groups * cg * kh * kw * n * out_hw[0] * out_hw[1] * itemsize
-    return "direct" if column_bytes > COLUMN_BUDGET_BYTES else "im2col"
+    backward = "direct" if cg * kh * kw <= DIRECT_BACKWARD_MAX_TAPS else "im2col"
+    return "im2col", backward
 
 
 class Conv2d(Function):
     @staticmethod
     def forward(ctx, x, w, b=None, stride=(1, 1), padding=(0, 0), dilation=(1, 1), groups=1,
-                algo="im2col"):
+                algo="im2col", backward_algo=None):
         k = backend.kernels("conv", x)
         ctx.save_for_backward(x, w)
-        ctx.params = stride, padding, dilation, groups, algo
+        ctx.params = stride, padding, dilation, groups, backward_algo or algo
         ctx.has_bias = b is not None
         return k.conv2d_forward(x, w, b, stride, padding, dilation, groups, algo)
 
@@ -70,8 +70,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
 
     input (N, C, H, W) or unbatched (C, H, W); weight (O, C/groups, kh, kw); bias (O,) or None.
     stride, padding, dilation: int or pair (padding also "valid" / "same").
-    algo: "im2col" (columns + one batched GEMM), "direct" (loop nest, no columns) or "auto"
-    (see `choose_algo`). Both algorithms are exact and agree to rounding.
+    algo: "im2col" (columns + GEMM), "direct" (loop nest, no columns) or "auto" (per direction,
+    see `choose_algo`). Both algorithms are exact and agree to rounding.
     """
     op = "conv2d"
     x = C.as_tensor(input, "input", op)
@@ -113,12 +113,13 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
         raise ValueError(f"{op}: weight has an empty kernel: {w.shape}")
     spatial = x.shape[-2:]
     out_hw = C.check_window(op, spatial, kernel, stride, padding, dilation)
-    if algo == "auto":
-        algo = choose_algo(x.shape, w.shape, out_hw, x.dtype.itemsize)
+    algo, backward_algo = (choose_algo(x.shape, w.shape, out_hw, x.dtype.itemsize)
+                           if algo == "auto" else (algo, algo))
 
     if unbatched:
         x = x.reshape((1,) + x.shape)
     x, w = C.contiguous_tensor(x), C.contiguous_tensor(w)
     args = (x, w) if b is None else (x, w, b)
-    y = Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation, groups=groups, algo=algo)
+    y = Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation, groups=groups, algo=algo,
+                     backward_algo=backward_algo)
     return y.reshape(y.shape[1:]) if unbatched else y
