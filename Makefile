@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-numpy test-numba notebooks bench venv clean
+.PHONY: run test test-numpy test-numba test-boundscheck notebooks bench venv clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ test: $(STAMP) $(ORACLE)
 	# the conv kernels once more with every array access bounds-checked (own throwaway JIT cache)
 	NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$(mktemp -d) $(PY) -m pytest -q -p no:cacheprovider tests/kernels/test_conv_kernels.py
 	$(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks
+
+# The kernel tests once with Numba's bounds checking on, compiled afresh (a cached build would
+# skip the checks): an out-of-range index raises IndexError instead of reading stray memory.
+test-boundscheck: $(STAMP) $(ORACLE)
+	NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$(mktemp -d) TINYCONV_BACKEND=numba \
+		$(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests/kernels
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
