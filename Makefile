@@ -21,8 +21,6 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/tinyconv train lenet5
 
-# The whole suite on the default (numba) backend, then the op and model tests again on the
-# NumPy reference backend, then the notebooks.
 # The PyTorch oracle of the parity tests (CPU build, pinned as in CI), so that none of them
 # skips on a user's machine; -rs lists whatever still skips (no GPU, no MPI), with the reason.
 ORACLE := $(VENV)/.oracle
@@ -30,6 +28,8 @@ $(ORACLE): $(STAMP)
 	$(PY) -m pip install -q "torch==2.13.0"
 	touch $(ORACLE)
 
+# The whole suite on the default (numba) backend, then the op and model tests again on the
+# NumPy reference backend, then the notebooks.
 test: $(STAMP) $(ORACLE)
 	TINYCONV_BACKEND=numba $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests
 	TINYCONV_BACKEND=numpy $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests/ops
