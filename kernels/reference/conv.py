@@ -101,7 +101,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     ow = _out(x.shape[3], kw, stride[1], padding[1], dilation[1])
     if algo == "im2col":
         cols = im2col(x, (kh, kw), stride, padding, dilation)  # (N, C*kh*kw, L)
-        cols = cols.reshape(n, groups, cg * kh * kw, -1)
+        cols = cols.reshape(n, groups, cg * kh * kw, oh * ow)
         y = np.matmul(_grouped(w, groups), cols)  # (N, G, O/G, L): one batched GEMM
     elif algo == "direct":
         y = _direct_forward(x, w, stride, padding, dilation, groups, (oh, ow))
@@ -117,14 +117,15 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     n, c = x.shape[:2]
     o, cg, kh, kw = w.shape
     gb = gy.sum(axis=(0, 2, 3))
-    g = gy.reshape(n, groups, o // groups, -1)  # (N, G, O/G, L)
+    L = gy.shape[2] * gy.shape[3]
+    g = gy.reshape(n, groups, o // groups, L)  # (N, G, O/G, L)
     if algo == "im2col":
-        cols = im2col(x, (kh, kw), stride, padding, dilation).reshape(n, groups, cg * kh * kw, -1)
+        cols = im2col(x, (kh, kw), stride, padding, dilation).reshape(n, groups, cg * kh * kw, L)
         gw = np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
         gx = None
         if need_input_grad:
             gcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1), g)  # (N, G, cg*kh*kw, L)
-            gx = col2im(gcols.reshape(n, c * kh * kw, -1), x.shape, (kh, kw), stride, padding, dilation)
+            gx = col2im(gcols.reshape(n, c * kh * kw, L), x.shape, (kh, kw), stride, padding, dilation)
     elif algo == "direct":
         gx, gw = _direct_backward(gy, x, w, stride, padding, dilation, groups, need_input_grad)
     else:

@@ -258,3 +258,16 @@ def test_kernel_wider_than_the_input_plus_padding(algo, dtype, rng):
         close(got, want)
     cols = cpu.im2col(x, (5, 5), (1, 1), (2, 2), (1, 1))
     np.testing.assert_array_equal(cols, ref.im2col(x, (5, 5), (1, 1), (2, 2), (1, 1)))
+
+
+@pytest.mark.parametrize("k", FLAVOURS)
+@pytest.mark.parametrize("algo", ALGOS)
+def test_empty_batch(k, algo):
+    x, w, b = np.zeros((0, 4, 7, 6)), np.ones((6, 2, 3, 3)), np.ones(6)
+    args = (1, 1), (1, 1), (1, 1), 2
+    y = k.conv2d_forward(x, w, b, *args, algo)
+    assert y.shape == (0, 6, 7, 6)
+    gx, gw, gb = k.conv2d_backward(np.ones(y.shape), x, w, *args, algo)
+    assert gx.shape == x.shape
+    np.testing.assert_array_equal(gw, np.zeros_like(w))
+    np.testing.assert_array_equal(gb, np.zeros(6))
