@@ -160,28 +160,30 @@ print(f"numba im2col / numpy im2col: {live['numba im2col'] / live['numpy im2col'
 # vendor BLAS close to the machine's peak. What differs between the NumPy and Numba im2col rows is
 # everything around the GEMM: building the columns, the reshapes, the bias add.
 #
-# The two `direct` rows are different animals. The NumPy reference expresses direct convolution as
-# one `einsum` over a strided view of the input windows, and NumPy hands that contraction to BLAS
-# as well — so it lands near im2col. The Numba `direct` kernel is a genuine loop nest that never
-# materialises the patch matrix; it saves memory, but the compiler's code for it cannot match a
-# tuned GEMM on a layer with a reduction of $C k^2 = 2304$. That is why tinyconv's `algo="auto"`
-# picks im2col unless the column buffer would exceed a memory budget
-# (`tinyconv.ops.conv.choose_algo`); the library measured im2col faster on every LeNet-5 and
-# AlexNet layer.
+# The two `direct` rows are different animals. The NumPy reference's direct algorithm adds one
+# strided slice of the input per kernel tap, weighted by that tap's weights (a small product over
+# channels), so it also spends its time in BLAS-backed products. The Numba `direct` kernel never
+# materialises a patch matrix: for stride 1 it indexes outputs on a "wide" grid (row pitch = the
+# padded input width), so every tap is one long vectorised multiply-add over the padded plane. It
+# saves memory, but compiled loops cannot match a tuned GEMM on a reduction of $C k^2 = 2304$; they
+# only win where the reduction is tiny. `algo="auto"` (`tinyconv.ops.conv.choose_algo`) therefore
+# takes im2col for every forward pass and direct only for the backward of kernels that see at most
+# 32 input values (LeNet-5's conv1: 25), both measured.
 #
-# Threads are the other half of the story on a small machine. After a GEMM, OpenBLAS's worker
-# threads busy-wait for more work, and a Numba kernel that runs next shares the cores with them.
-# tinyconv shortens that spin (`OPENBLAS_THREAD_TIMEOUT`, see `tinyconv/_runtime.py`), but the
-# setting only takes effect if tinyconv is imported *before* NumPy loads its BLAS — which is why
-# every notebook here imports tinyconv first. Timings on a shared machine are noisy for the same
-# reason: another process competing for the two cores can double a number, and multi-threaded
+# Threads are the other half of the story on a small machine. After a multi-threaded GEMM,
+# OpenBLAS's worker threads busy-wait for more work, and a Numba kernel that runs next would share
+# the cores with them. tinyconv never lets that happen: its Numba threads each call a
+# *single-threaded* GEMM on their own block of the work (`kernels/cpu/_blas.py`), so only one
+# thread pool ever runs, whatever the user imported first. Timings on a shared machine are still
+# noisy: another process competing for the two cores can double a number, and multi-threaded
 # kernels suffer most. Read ratios between rows of one run, not absolute milliseconds across runs.
 #
 # ## 3. The full benchmark
 #
 # `python -m benchmarks` times forward and forward+backward passes of every AlexNet and LeNet-5
-# layer, and whole training steps, round-robin across backends, and writes JSON files to
-# `benchmarks/results/`. If they exist in this checkout we plot them; otherwise the live
+# layer, and whole training steps, each backend alone in fresh processes that import NumPy first
+# and keep the default threads (as a user's script does), alternating over 3 rounds, and writes
+# JSON files to `benchmarks/results/`. If they exist in this checkout we plot them; otherwise the live
 # measurement above is all this chapter shows.
 
 # %%
@@ -268,9 +270,9 @@ for name, payload in runs:
 # - **Whole training steps** add everything up, backward passes included (two more convolutions
 #   per layer, plus a `col2im` scatter), so they show what a user actually waits for.
 #
-# Measurements on a shared two-core machine are noisy; the benchmark reports medians of
-# round-robin rounds and an sgemm probe before and after, so a disturbed run shows up as a
-# changed sgemm rate rather than as a silent error.
+# Measurements on a shared two-core machine are noisy; the benchmark reports the median over
+# rounds of each process's median, and an sgemm probe at the start and end of every worker
+# process, so a disturbed run shows up as a changed sgemm rate rather than as a silent error.
 #
 # ## Summary
 #
