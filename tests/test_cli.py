@@ -41,3 +41,19 @@ def test_missing_optional_package_is_one_line(missing, tmp_path, capsys, monkeyp
 def test_summary_subcommand(capsys):
     assert cli.main(["summary", "lenet5"]) == 0
     assert "input 1x32x32: 61,706 parameters, 416,520 MACs per image" in capsys.readouterr().out
+
+
+def test_bench_outside_a_checkout_says_where_to_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit, match="run it from the repository root"):
+        cli.main(["bench"])
+
+
+def test_unknown_subcommand_and_choices_are_refused(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["fly"])
+    assert e.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["train", "resnet"])
+    with pytest.raises(SystemExit):
+        cli.main(["train", "lenet5", "--data", "cifar"])
