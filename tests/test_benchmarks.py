@@ -102,3 +102,15 @@ def test_no_thread_pinning_left_in_the_harness():
     assert not hasattr(harness, "pin_threads") and not hasattr(harness, "unpin_threads")
     source = "".join(p.read_text() for p in (ROOT / "benchmarks").glob("*.py"))
     assert "sched_setaffinity(" not in source and "set_num_threads(" not in source
+
+
+def test_tinyconv_bench_forwards_its_options(monkeypatch):
+    from tinyconv import cli
+    seen = []
+    monkeypatch.setattr(cli, "cmd_bench", lambda args: seen.append(list(args.args)))
+    assert cli.main(["bench", "--quick", "--only", "lenet conv1", "--rounds", "1"]) == 0
+    assert cli.main(["bench", "--", "--quick"]) == 0
+    assert seen[0] == ["--quick", "--only", "lenet conv1", "--rounds", "1"]
+    assert [a for a in seen[1] if a != "--"] == ["--quick"]
+    with pytest.raises(SystemExit):  # other commands still refuse options they do not know
+        cli.main(["summary", "lenet5", "--no-such-option"])

@@ -320,7 +320,12 @@ def cmd_bench(args):
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command != "bench":  # only bench forwards options it does not know
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # argparse leaves `bench --quick` options out of the REMAINDER
+        args.args = extra + args.args
     try:
         from . import cli_tools
         {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench,
