@@ -220,8 +220,8 @@ class Tensor:
             if t._node is _RELEASED:
                 raise RuntimeError("backward through a graph that was already freed; "
                                    "pass retain_graph=True to the first backward()")
-            if t._retains_grad:
-                t._accumulate(g)
+            if t._retains_grad:  # a copy: g goes on into this node's backward
+                t._accumulate(g.copy())
             fn, ctx, inputs = t._node
             _check_versions(fn, ctx, inputs)
             in_grads = fn.backward(ctx, g)
