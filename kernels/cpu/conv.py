@@ -1,17 +1,20 @@
 """conv2d compiled with Numba: the same contract as kernels/reference/conv.py.
 
 im2col path. The batch is cut into chunks of S samples; one work item is (chunk, group). A
-thread builds the item's columns (C/groups*kh*kw, S*OH*OW) in its own reused workspace (a few
-MB, so they stay in cache), and calls a single-threaded BLAS GEMM on them (`_blas.gemm`):
-  forward      y[chunk, group]  = W_g @ cols (+ bias), written straight into NCHW
+thread builds the item's columns (C/groups*kh*kw, S*Lc) in its own reused workspace (a few MB,
+so they stay in cache; stride 1 uses the "wide" layout of _conv_cols.py) and calls a
+single-threaded BLAS GEMM on them (`_blas.gemm`):
+  forward      y[chunk, group]  = W_g @ cols, copied into NCHW with the bias added on the way
   grad weight  gW_g            += gy[chunk, group] @ cols^T   (one partial sum per thread)
   grad input   gx[chunk, group] = col2im(W_g^T @ gy[chunk, group])
 Numba's threads are the only pool: BLAS never starts its own (see _blas.py). S is picked so a
-GEMM has ~COLS_PER_GEMM columns: enough for BLAS to run near its peak, small enough for cache.
+GEMM has ~COLS_PER_GEMM columns (enough for BLAS to run near its peak, small enough for cache)
+and every thread gets the same number of items.
 
-direct path. For each output plane and each kernel tap, the range of outputs whose input lies
-inside the image is computed once (`_valid_range`), so the innermost loop runs over a row of
-output columns with no test and vectorises. It needs no columns and wins when C*kh*kw is tiny.
+direct path. No columns: stride 1 sweeps each kernel tap as one long vectorised multiply-add
+(forward, grad input) or dot product (grad weight) over a padded plane; other strides find, per
+tap, the outputs whose input lies inside the image once (`valid_range`) and loop over them
+without a test. It wins only where C/groups*kh*kw is tiny (see tinyconv.ops.conv.choose_algo).
 """
 import functools
 
@@ -151,7 +154,7 @@ class _Plan:
         n, c, h, wd = x_shape
         o, cg, kh, kw = w_shape
         self.threads = threads
-        self.wide = stride == (1, 1) and WIDE
+        self.wide = stride == (1, 1)
         hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
         lc = (oh - 1) * wp + ow if self.wide else oh * ow
         K, og = cg * kh * kw, o // groups
@@ -165,8 +168,6 @@ class _Plan:
         padded = self.wide and padding != (0, 0)
         self.pad = (self.threads, S, cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
 
-
-WIDE = True
 
 
 _plan = functools.lru_cache(maxsize=256)(_Plan)
