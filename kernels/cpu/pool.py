@@ -15,17 +15,24 @@ from numba import njit, prange
 from ._alloc import empty
 
 
-def _out(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
+def _out(n, k, s, p, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 @njit(cache=True)
-def _tap_offsets(kh, kw, row_length):
-    """offset[t] of tap t = (t // kw, t % kw) from the window's corner, in a flat plane."""
+def _tap_offsets(kh, kw, row_length, dh=1, dw=1):
+    """offset[t] of tap t = (t // kw, t % kw) from the window's corner, in a flat plane; a dilated
+    window reads every dh-th row and dw-th column, so dilation costs nothing in the hot loop."""
     offset = np.empty(kh * kw, np.int64)
     for t in range(kh * kw):
-        offset[t] = (t // kw) * row_length + t % kw
+        offset[t] = (t // kw) * dh * row_length + (t % kw) * dw
     return offset
+
+
+@njit(cache=True, inline="always")
+def _first_real(start, d):
+    """The first tap start + m*d (m >= 0) that is not in the leading padding."""
+    return start if start >= 0 else start + (-start + d - 1) // d * d
 
 
 @njit(cache=True)
@@ -48,13 +55,13 @@ def _has_nan(a):
 
 # --- max ----------------------------------------------------------------------------------------
 @njit(cache=True, parallel=True)
-def _max_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
+def _max_forward(x, kh, kw, sh, sw, ph, pw, dh, dw, y, argmax):
     planes, h, w = x.shape
     oh, ow = y.shape[1], y.shape[2]
     wp = w + 2 * pw
     flat = x.reshape(planes, h * w)
-    offset = _tap_offsets(kh, kw, wp)
-    unpadded = _tap_offsets(kh, kw, w)  # the same taps in the input plane (no integer division)
+    offset = _tap_offsets(kh, kw, wp, dh, dw)
+    unpadded = _tap_offsets(kh, kw, w, dh, dw)  # the same taps in the input plane (no integer division)
     for p in prange(planes):
         src = flat[p] if ph == 0 and pw == 0 else _padded(flat[p], h, w, ph, pw, -np.inf)
         # NaN must win (PyTorch: the last NaN in the window). Testing every tap for it triples
@@ -82,7 +89,7 @@ def _max_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
                 if best == -np.inf:
                     # every real tap is -inf, so a padded tap may have "won": PyTorch reports the
                     # first real one
-                    win_index = max(i * sh - ph, 0) * w + max(j * sw - pw, 0)
+                    win_index = _first_real(i * sh - ph, dh) * w + _first_real(j * sw - pw, dw)
                 else:
                     win_index = (i * sh - ph) * w + (j * sw - pw) + unpadded[win]
                 y[p, i, j] = best
@@ -91,19 +98,22 @@ def _max_forward(x, kh, kw, sh, sw, ph, pw, y, argmax):
 
 @njit(cache=True, parallel=True)
 def _max_backward(gy, argmax, gx):
+    hw = gx.shape[1]
     for p in prange(gx.shape[0]):
         gx[p] = 0
         for m in range(gy.shape[1]):
-            gx[p, argmax[p, m]] += gy[p, m]
+            a = argmax[p, m]
+            if 0 <= a < hw:  # a dilated window without real taps may point outside: PyTorch drops it
+                gx[p, a] += gy[p, m]
 
 
-def max_pool2d_forward(x, kernel_size, stride, padding):
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation=(1, 1)):
     n, c, h, w = x.shape
-    (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
-    oh, ow = _out(h, kh, sh, ph), _out(w, kw, sw, pw)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    oh, ow = _out(h, kh, sh, ph, dh), _out(w, kw, sw, pw, dw)
     y = empty((n, c, oh, ow), x.dtype)
     argmax = empty((n, c, oh, ow), np.int64)
-    _max_forward(x.reshape(n * c, h, w), kh, kw, sh, sw, ph, pw,
+    _max_forward(x.reshape(n * c, h, w), kh, kw, sh, sw, ph, pw, dh, dw,
                  y.reshape(n * c, oh, ow), argmax.reshape(n * c, oh, ow))
     return y, argmax
 

@@ -1,6 +1,7 @@
 // Pooling over the planes of NCHW input: x (planes, H, W) -> y (planes, OH, OW), planes = N*C.
 // Output (oh, ow) of a fixed window covers rows oh*sh - ph + [0, kh) and columns
-// ow*sw - pw + [0, kw) of the unpadded plane; taps outside it are padding.
+// ow*sw - pw + [0, kw) of the unpadded plane; taps outside it are padding. A dilated max-pool
+// window reads rows oh*sh - ph + dh*[0, kh) and columns ow*sw - pw + dw*[0, kw).
 #include "common.cuh"
 
 // ---- max -----------------------------------------------------------------------------------
@@ -10,7 +11,7 @@ template <typename T>
 __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y, long long* __restrict__ argmax,
                                    long long planes, long long H, long long W, long long kh, long long kw,
                                    long long sh, long long sw, long long ph, long long pw,
-                                   long long OH, long long OW)
+                                   long long dh, long long dw, long long OH, long long OW)
 {
     const long long L = OH * OW;
     for (long long idx = thread_index(); idx < planes * L; idx += grid_stride()) {
@@ -18,12 +19,13 @@ __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y, l
         const int l = (int)(idx - plane * L);
         const int oh = l / (int)OW, ow = l - oh * (int)OW;
         const T* xp = x + plane * H * W;
+        const long long h0 = oh * sh - ph, w0 = ow * sw - pw;
         T best = negative_infinity<T>();
-        long long best_at = -1;  // stays -1 only for a window made of padding alone
-        for (long long h = oh * sh - ph; h < oh * sh - ph + kh; ++h) {
+        long long best_at = -1;  // stays -1 only for a window without a real tap
+        for (long long h = h0; h < h0 + dh * (kh - 1) + 1; h += dh) {
             if (h < 0 || h >= H)
                 continue;
-            for (long long w = ow * sw - pw; w < ow * sw - pw + kw; ++w) {
+            for (long long w = w0; w < w0 + dw * (kw - 1) + 1; w += dw) {
                 if (w < 0 || w >= W)
                     continue;
                 const T v = xp[h * W + w];
@@ -36,6 +38,13 @@ __global__ void max_pool2d_forward(const T* __restrict__ x, T* __restrict__ y, l
                     best_at = h * W + w;
                 }
             }
+        }
+        if (best_at < 0) {
+            // A dilated window may have no real tap: PyTorch reports the first tap past the
+            // leading padding, even outside the plane (the backward kernel drops such indices).
+            const long long hf = h0 < 0 ? h0 + (-h0 + dh - 1) / dh * dh : h0;
+            const long long wf = w0 < 0 ? w0 + (-w0 + dw - 1) / dw * dw : w0;
+            best_at = hf * W + wf;
         }
         y[idx] = best;
         argmax[idx] = best_at;

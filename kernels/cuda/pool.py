@@ -9,8 +9,8 @@ _kernels = _cuda.Kernels("pool", (
 NAME_EXPRESSIONS = _kernels.name_expressions
 
 
-def output_size(n, k, s, p):
-    return (n + 2 * p - k) // s + 1
+def output_size(n, k, s, p, d=1):
+    return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 
 def window_args(x_shape, kernel_size, stride, padding) -> tuple:
@@ -19,6 +19,14 @@ def window_args(x_shape, kernel_size, stride, padding) -> tuple:
     (kh, kw), (sh, sw), (ph, pw) = kernel_size, stride, padding
     return _cuda.i64(n * c, h, w, kh, kw, sh, sw, ph, pw,
                      output_size(h, kh, sh, ph), output_size(w, kw, sw, pw))
+
+
+def max_window_args(x_shape, kernel_size, stride, padding, dilation) -> tuple:
+    """(planes, H, W, kh, kw, sh, sw, ph, pw, dh, dw, OH, OW) as max_pool2d_forward takes them."""
+    n, c, h, w = (int(v) for v in x_shape)
+    (kh, kw), (sh, sw), (ph, pw), (dh, dw) = kernel_size, stride, padding, dilation
+    return _cuda.i64(n * c, h, w, kh, kw, sh, sw, ph, pw, dh, dw,
+                     output_size(h, kh, sh, ph, dh), output_size(w, kw, sw, pw, dw))
 
 
 def _out_shape(x_shape, oh, ow):
@@ -31,9 +39,9 @@ def _run(name, dtype, total, args):
 
 
 # --- max --------------------------------------------------------------------------------------------
-def max_pool2d_forward(x, kernel_size, stride, padding):
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation=(1, 1)):
     cp = _cuda.cupy()
-    geo = window_args(x.shape, kernel_size, stride, padding)
+    geo = max_window_args(x.shape, kernel_size, stride, padding, dilation)
     shape = _out_shape(x.shape, geo[-2], geo[-1])
     y = cp.empty(shape, dtype=x.dtype)
     argmax = cp.empty(shape, dtype=cp.int64)

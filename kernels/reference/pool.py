@@ -12,24 +12,26 @@ def _pad(x, padding, value):
     return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw)), constant_values=value)
 
 
-def _windows(xp, kernel_size, stride):
-    """(N, C, Hp, Wp) -> view (N, C, OH, OW, kh, kw) of every window the stride visits."""
-    sh, sw = stride
-    return sliding_window_view(xp, kernel_size, axis=(-2, -1))[..., ::sh, ::sw, :, :]
+def _windows(xp, kernel_size, stride, dilation=(1, 1)):
+    """(N, C, Hp, Wp) -> view (N, C, OH, OW, kh, kw) of every window the stride visits; a dilated
+    window spans d*(k-1)+1 pixels of which it reads every d-th."""
+    (kh, kw), (sh, sw), (dh, dw) = kernel_size, stride, dilation
+    span = (dh * (kh - 1) + 1, dw * (kw - 1) + 1)
+    return sliding_window_view(xp, span, axis=(-2, -1))[..., ::sh, ::sw, ::dh, ::dw]
 
 
 # --- max ----------------------------------------------------------------------------------------
-def max_pool2d_forward(x, kernel_size, stride, padding):
+def max_pool2d_forward(x, kernel_size, stride, padding, dilation=(1, 1)):
     n, c, h, w = x.shape
     kh, kw = kernel_size
-    win = _windows(_pad(x, padding, -np.inf), kernel_size, stride)
+    win = _windows(_pad(x, padding, -np.inf), kernel_size, stride, dilation)
     oh, ow = win.shape[2:4]
     win = win.reshape(n, c, oh, ow, kh * kw)  # taps in row-major window order
     y = win.max(axis=-1)  # NaN propagates, as in PyTorch
 
     # The winner is the first tap equal to the max. Padded taps are -inf and must never win, even
     # against an input of -inf, so they are masked out. (argmax of booleans: the first True.)
-    valid = _windows(_pad(np.ones((1, 1, h, w), bool), padding, False), kernel_size, stride)
+    valid = _windows(_pad(np.ones((1, 1, h, w), bool), padding, False), kernel_size, stride, dilation)
     tap = ((win == y[..., None]) & valid.reshape(oh, ow, kh * kw)).argmax(axis=-1)
     # A window holding NaN points at its last NaN, as PyTorch's CPU and CUDA kernels do.
     nan = np.isnan(win)
@@ -37,16 +39,25 @@ def max_pool2d_forward(x, kernel_size, stride, padding):
     tap = np.where(nan.any(axis=-1), last_nan, tap)
 
     # window tap -> row and column in the unpadded plane
-    rows = np.arange(oh)[:, None] * stride[0] - padding[0] + tap // kw
-    cols = np.arange(ow)[None, :] * stride[1] - padding[1] + tap % kw
-    return y, (rows * w + cols).astype(np.int64)
+    row0 = np.arange(oh)[:, None] * stride[0] - padding[0]
+    col0 = np.arange(ow)[None, :] * stride[1] - padding[1]
+    index = (row0 + tap // kw * dilation[0]) * w + col0 + tap % kw * dilation[1]
+    # A dilated window may have no real tap at all (its taps straddle the input): PyTorch then
+    # reports the first tap past the leading padding, which may lie outside the plane.
+    first_row = np.where(row0 < 0, row0 + (-row0 + dilation[0] - 1) // dilation[0] * dilation[0], row0)
+    first_col = np.where(col0 < 0, col0 + (-col0 + dilation[1] - 1) // dilation[1] * dilation[1], col0)
+    index = np.where(valid.any(axis=(-2, -1)), index, first_row * w + first_col)
+    return y, index.astype(np.int64)
 
 
 def max_pool2d_backward(gy, argmax, x_shape):
     n, c, h, w = x_shape
-    # each plane's indices shifted to their place in the flattened (N*C*H*W) input
+    # each plane's indices shifted to their place in the flattened (N*C*H*W) input; an index
+    # outside its plane (a window without real taps) receives nothing, as in PyTorch
+    inside = (argmax >= 0) & (argmax < h * w)
     plane = (np.arange(n * c, dtype=np.int64) * (h * w)).reshape(n, c, 1, 1)
-    gx = np.bincount((argmax + plane).ravel(), weights=gy.ravel(), minlength=n * c * h * w)
+    gx = np.bincount((np.where(inside, argmax, 0) + plane).ravel(), weights=np.where(inside, gy, 0).ravel(),
+                     minlength=n * c * h * w)
     return gx.astype(gy.dtype).reshape(x_shape)
 
 

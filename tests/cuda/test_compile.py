@@ -249,6 +249,7 @@ def _cases(rng, dtype):
     xp, argmax = r(2, 3, 7, 6), rng.integers(0, 42, (2, 3, 4, 3))
     cases += [
         ("pool", "max_pool2d_forward", (xp, (3, 2), (2, 2), (1, 1)), ["max_pool2d_forward"]),
+        ("pool", "max_pool2d_forward", (xp, (2, 2), (1, 2), (1, 1), (2, 3)), ["max_pool2d_forward"]),
         ("pool", "max_pool2d_backward", (r(2, 3, 4, 3), argmax, xp.shape), ["max_pool2d_backward"]),
         ("pool", "avg_pool2d_forward", (xp, (3, 2), (2, 2), (1, 1)), ["avg_pool2d_forward"]),
         ("pool", "avg_pool2d_backward", (r(2, 3, 4, 4), xp.shape, (3, 2), (2, 2), (1, 1)),
@@ -370,6 +371,9 @@ def test_pool_window_args():
     from tinyconv.kernels.cuda import pool
     args = pool.window_args((2, 3, 7, 6), (3, 2), (2, 2), (1, 1))
     assert [int(a) for a in args] == [6, 7, 6, 3, 2, 2, 2, 1, 1, 4, 4]
+    assert all(type(a) is np.int64 for a in args)
+    args = pool.max_window_args((2, 3, 7, 6), (3, 2), (2, 1), (1, 1), (2, 3))
+    assert [int(a) for a in args] == [6, 7, 6, 3, 2, 2, 1, 1, 1, 2, 3, 3, 5]
     assert all(type(a) is np.int64 for a in args)
 
 

@@ -242,12 +242,15 @@ def max_pool_values(seed, shape, dtype, kind):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-@given(case=pool_cases(), seed=seeds, kind=st.sampled_from(["normal", "ties", "nonfinite"]))
-def test_max_pool(case, dtype, seed, kind):
+@given(case=pool_cases(), dilation=st.tuples(st.integers(1, 3), st.integers(1, 3)), seed=seeds,
+       kind=st.sampled_from(["normal", "ties", "nonfinite"]))
+def test_max_pool(case, dilation, dtype, seed, kind):
     x_shape, kernel, stride, padding = case
+    # a dilated window spans d*(k-1)+1 pixels: widen the input so that it still fits
+    x_shape = x_shape[:2] + tuple(n + (d - 1) * (k - 1) for n, k, d in zip(x_shape[2:], kernel, dilation))
     x = max_pool_values(seed, x_shape, dtype, kind)
-    y, argmax = run(pool.max_pool2d_forward, x, kernel, stride, padding)
-    y_ref, argmax_ref = ref_pool.max_pool2d_forward(x, kernel, stride, padding)
+    y, argmax = run(pool.max_pool2d_forward, x, kernel, stride, padding, dilation)
+    y_ref, argmax_ref = ref_pool.max_pool2d_forward(x, kernel, stride, padding, dilation)
     np.testing.assert_array_equal(y, y_ref)
     np.testing.assert_array_equal(argmax, argmax_ref)
     assert argmax.dtype == np.int64

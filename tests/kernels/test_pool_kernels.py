@@ -31,20 +31,22 @@ def windows(draw):
     return (n, c, h, w), kernel, stride, padding, dtype
 
 
-def out_shape(x_shape, kernel, stride, padding):
+def out_shape(x_shape, kernel, stride, padding, dilation=(1, 1)):
     n, c, h, w = x_shape
-    return (n, c) + tuple((s + 2 * p - k) // st_ + 1 for s, k, st_, p in
-                          zip((h, w), kernel, stride, padding))
+    return (n, c) + tuple((s + 2 * p - d * (k - 1) - 1) // st_ + 1 for s, k, st_, p, d in
+                          zip((h, w), kernel, stride, padding, dilation))
 
 
-@given(windows(), st.integers(0, 2**32 - 1))
-def test_max_pool_cpu_matches_reference(case, seed):
+@given(windows(), st.tuples(st.integers(1, 3), st.integers(1, 3)), st.integers(0, 2**32 - 1))
+def test_max_pool_cpu_matches_reference(case, dilation, seed):
     x_shape, kernel, stride, padding, dtype = case
+    # a dilated window spans d*(k-1)+1 pixels: widen the input so that it still fits
+    x_shape = x_shape[:2] + tuple(n + (d - 1) * (k - 1) for n, k, d in zip(x_shape[2:], kernel, dilation))
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(x_shape).astype(dtype)
-    y, argmax = cpu.max_pool2d_forward(x, kernel, stride, padding)
-    y_ref, argmax_ref = ref.max_pool2d_forward(x, kernel, stride, padding)
-    assert y.shape == out_shape(x_shape, kernel, stride, padding) and y.dtype == dtype
+    y, argmax = cpu.max_pool2d_forward(x, kernel, stride, padding, dilation)
+    y_ref, argmax_ref = ref.max_pool2d_forward(x, kernel, stride, padding, dilation)
+    assert y.shape == out_shape(x_shape, kernel, stride, padding, dilation) and y.dtype == dtype
     assert argmax.dtype == np.int64
     np.testing.assert_array_equal(y, y_ref)  # a max is exact
     np.testing.assert_array_equal(argmax, argmax_ref)
@@ -122,16 +124,29 @@ def special_inputs(rng):
 
 
 @pytest.mark.parametrize("kernels", FLAVOURS)
-@pytest.mark.parametrize("kernel,stride,padding", [((3, 3), (2, 2), (1, 1)), ((2, 3), (1, 2), (1, 1)),
-                                                   ((3, 2), (1, 1), (0, 1)), ((4, 4), (3, 3), (2, 2))])
-def test_max_pool_special_values_match_pytorch(kernels, kernel, stride, padding):
+@pytest.mark.parametrize("kernel,stride,padding,dilation", [
+    ((3, 3), (2, 2), (1, 1), (1, 1)), ((2, 3), (1, 2), (1, 1), (1, 1)),
+    ((3, 2), (1, 1), (0, 1), (1, 1)), ((4, 4), (3, 3), (2, 2), (1, 1)),
+    ((2, 3), (1, 1), (1, 1), (2, 3)), ((3, 2), (2, 1), (1, 1), (2, 2)),
+    ((1, 2), (1, 2), (0, 1), (1, 8)),  # taps straddle each row: windows without a real tap
+])
+def test_max_pool_special_values_match_pytorch(kernels, kernel, stride, padding, dilation):
     torch = pytest.importorskip("torch")
     x = special_inputs(np.random.default_rng(0))
-    y, argmax = kernels.max_pool2d_forward(x, kernel, stride, padding)
-    yt, it = torch.nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding,
+    y, argmax = kernels.max_pool2d_forward(x, kernel, stride, padding, dilation)
+    yt, it = torch.nn.functional.max_pool2d(torch.from_numpy(x), kernel, stride, padding, dilation,
                                             return_indices=True)
     np.testing.assert_array_equal(y, yt.numpy())  # NaN == NaN here
     np.testing.assert_array_equal(argmax, it.numpy())
+    gy = np.random.default_rng(1).standard_normal(y.shape)
+    gx = kernels.max_pool2d_backward(gy, argmax, x.shape)
+    inside = (argmax >= 0) & (argmax < x.shape[2] * x.shape[3])
+    if inside.all():  # the gradient as PyTorch routes it
+        xt = torch.from_numpy(x).requires_grad_()
+        torch.nn.functional.max_pool2d(xt, kernel, stride, padding, dilation).backward(torch.from_numpy(gy))
+        np.testing.assert_allclose(gx, xt.grad.numpy(), rtol=1e-12)
+    else:  # PyTorch would write past the plane (into the next one, or past the tensor); we drop it
+        np.testing.assert_allclose(gx.sum(axis=(2, 3)), np.where(inside, gy, 0).sum(axis=(2, 3)), rtol=1e-12)
 
 
 @pytest.mark.parametrize("kernels", FLAVOURS)

@@ -165,17 +165,18 @@ class MaxPool2d(_Pool2d):
     def __init__(self, kernel_size, stride=None, padding=0, dilation=1, return_indices=False,
                  ceil_mode=False):
         super().__init__(kernel_size, stride, padding)
-        if C.pair(dilation, "dilation", "MaxPool2d", 1) != (1, 1):
-            raise ValueError(f"MaxPool2d: dilation {dilation!r} is not supported (only 1)")
+        C.pair(dilation, "dilation", "MaxPool2d", 1)
         self.dilation, self.ceil_mode = dilation, bool(ceil_mode)
         self.return_indices = bool(return_indices)
 
     def forward(self, x):
-        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding,
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
                             ceil_mode=self.ceil_mode, return_indices=self.return_indices)
 
     def extra_repr(self):
-        return super().extra_repr() + (", ceil_mode=True" if self.ceil_mode else "")
+        dilated = C.pair(self.dilation, "dilation", "MaxPool2d", 1) != (1, 1)
+        return (super().extra_repr() + (f", dilation={self.dilation}" if dilated else "")
+                + (", ceil_mode=True" if self.ceil_mode else ""))
 
 
 class AvgPool2d(_Pool2d):

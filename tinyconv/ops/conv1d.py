@@ -101,13 +101,18 @@ def _as_image(x):
 def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """1-D max pooling over (N, C, L) or (C, L); padding is implicit -inf, stride defaults to
-    kernel_size. Ties send the gradient to the first maximum. return_indices=True also returns
+    kernel_size, a window with dilation d reads every d-th sample. Ties send the gradient to the first maximum. return_indices=True also returns
     int64 positions of each maximum along L (PyTorch's convention)."""
     op = "max_pool1d"
     x, added = _signal(input, op)
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
-    out = max_pool2d(_as_image(x), kernel, stride, padding, (1, dilation) if isinstance(dilation, int)
-                     else dilation, ceil_mode, return_indices=return_indices)
+    d = single(dilation, "dilation", op, 1)
+    if d * (kernel[1] - 1) + 1 > x.shape[2] + 2 * padding[1]:
+        raise ValueError(f"{op}: kernel extent {d * (kernel[1] - 1) + 1} (kernel_size {kernel[1]}, "
+                         f"dilation {d}) is larger than the padded input length {x.shape[2]} + "
+                         f"2*{padding[1]}; input {x.shape}")
+    out = max_pool2d(_as_image(x), kernel, stride, padding, (1, d), ceil_mode,
+                     return_indices=return_indices)
     if not return_indices:
         return _back(out, added)
     y, indices = out  # flat h*W + w over a height-1 plane: already the position along L

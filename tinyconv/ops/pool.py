@@ -2,8 +2,8 @@
 
 Each op is a Function calling the `pool` kernels of the array's backend; the public functions
 validate their arguments first, and accept unbatched (C, H, W) input as PyTorch does.
-Output size: floor((n + 2*padding - kernel_size) / stride) + 1, or PyTorch's rounded-up size with
-ceil_mode (no dilation).
+Output size: floor((n + 2*padding - dilation*(kernel_size-1) - 1) / stride) + 1 (dilation is
+max-pool only), or PyTorch's rounded-up size with ceil_mode.
 """
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ __all__ = ["max_pool2d", "avg_pool2d", "adaptive_avg_pool2d"]
 
 class MaxPool2d(Function):
     @staticmethod
-    def forward(ctx, x, kernel_size, stride, padding, indices_out=None):
+    def forward(ctx, x, kernel_size, stride, padding, dilation=(1, 1), indices_out=None):
         xp = backend.array_module(x)
         y, argmax = backend.kernels("pool", x).max_pool2d_forward(
-            contiguous(xp, x), kernel_size, stride, padding)
+            contiguous(xp, x), kernel_size, stride, padding, dilation)
         ctx.x_shape = x.shape
         ctx.save_for_backward(argmax)
         if indices_out is not None:  # return_indices: the caller wants the argmax as well
@@ -82,8 +82,9 @@ class PadConstant(Function):
 
 
 def _ceil_overhang(n, k, s, p):
-    """Extra right/bottom padding that ceil_mode needs: PyTorch's output size
-    ceil((n + 2p - k) / s) + 1, less one when the last window would start in the right padding."""
+    """Extra right/bottom padding that ceil_mode needs for a window spanning k pixels: PyTorch's
+    output size ceil((n + 2p - k) / s) + 1, less one when the last window would start in the right
+    padding."""
     out = -(-(n + 2 * p - k) // s) + 1
     if (out - 1) * s >= n + p:
         out -= 1
@@ -102,7 +103,7 @@ def _batched(input, op):
     return (t.reshape((1,) + t.shape), True) if t.ndim == 3 else (t, False)
 
 
-def _window(op, x, kernel_size, stride, padding):
+def _window(op, x, kernel_size, stride, padding, dilation=(1, 1)):
     """Validated (kernel_size, stride, padding) pairs for a fixed-window pool of 4-D x."""
     kernel = pair(kernel_size, "kernel_size", op, 1)
     stride = kernel if stride is None else pair(stride, "stride", op, 1)
@@ -111,7 +112,7 @@ def _window(op, x, kernel_size, stride, padding):
         if 2 * p > k:
             raise ValueError(f"{op}: padding should be at most half of kernel_size, got padding "
                              f"{padding} for kernel_size {kernel} (along {axis})")
-    check_window(op, x.shape[2:], kernel, stride, padding)
+    check_window(op, x.shape[2:], kernel, stride, padding, dilation)
     return kernel, stride, padding
 
 
@@ -124,32 +125,32 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
                return_indices=False):
     """2-D max pooling over (N, C, H, W) or (C, H, W) input; padding is implicit -inf.
 
-    stride defaults to kernel_size; padding may be at most half of kernel_size. ceil_mode rounds
-    the output size up (PyTorch's rule: a last window must start inside the input or the left
+    stride defaults to kernel_size; padding may be at most half of kernel_size. A window with
+    dilation d reads every d-th pixel over d*(kernel_size-1)+1 of them. ceil_mode rounds the
+    output size up (PyTorch's rule: a last window must start inside the input or the left
     padding). With return_indices=True also returns int64 indices of each maximum, flattened over
     its (H, W) input plane (PyTorch's convention, accepted by max_unpool2d). Ties go to the first
     maximum in row-major window order and gradients flow to it only; a window holding NaN yields
-    NaN. dilation > 1 is not supported (refused with ValueError).
+    NaN (its index is the last NaN's).
     """
     op = "max_pool2d"
     x, added = _batched(input, op)
-    if pair(dilation, "dilation", op, 1) != (1, 1):
-        raise ValueError(f"{op}: dilation {dilation!r} is not supported (only 1)")
-    kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
-    extra = [_ceil_overhang(n, k, s, p) for n, k, s, p in zip(x.shape[2:], kernel, stride, padding)] \
+    dilation = pair(dilation, "dilation", op, 1)
+    kernel, stride, padding = _window(op, x, kernel_size, stride, padding, dilation)
+    spans = [d * (k - 1) + 1 for k, d in zip(kernel, dilation)]
+    extra = [_ceil_overhang(n, k, s, p) for n, k, s, p in zip(x.shape[2:], spans, stride, padding)] \
         if ceil_mode else [0, 0]
     holder = []
-    if any(extra):  # explicit -inf padding, then a plain pool over the padded plane
-        (ph, pw), (h, w) = padding, x.shape[2:]
-        padded = PadConstant.apply(x, pads=(ph, ph + extra[0], pw, pw + extra[1]), value=-np.inf)
-        y = MaxPool2d.apply(padded, kernel_size=kernel, stride=stride, padding=(0, 0),
-                            indices_out=holder if return_indices else None)
-        if return_indices:  # back to indices into the unpadded plane
-            flat, width = holder[0], padded.shape[3]
-            holder[0] = (flat // width - ph) * w + (flat % width - pw)
-    else:
-        y = MaxPool2d.apply(x, kernel_size=kernel, stride=stride, padding=padding,
-                            indices_out=holder if return_indices else None)
+    pooled = x
+    if any(extra):
+        # ceil_mode's overhanging windows: explicit -inf below and to the right, the symmetric
+        # padding stays the kernel's (so a window of -inf still points at its first real tap)
+        pooled = PadConstant.apply(x, pads=(0, extra[0], 0, extra[1]), value=-np.inf)
+    y = MaxPool2d.apply(pooled, kernel_size=kernel, stride=stride, padding=padding, dilation=dilation,
+                        indices_out=holder if return_indices else None)
+    if return_indices and any(extra):  # back to indices into the unpadded plane
+        flat, width, w = holder[0], pooled.shape[3], x.shape[3]
+        holder[0] = flat // width * w + flat % width
     y = _unbatch(y, added)
     if not return_indices:
         return y
