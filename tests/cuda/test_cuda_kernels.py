@@ -119,9 +119,9 @@ POOL_CASES = [  # (x shape, kernel, stride, padding)
 ]
 
 
-def assert_max_pool_matches(x, kernel, stride, padding):
-    y, argmax = run(pool.max_pool2d_forward, x, kernel, stride, padding)
-    y_ref, argmax_ref = ref_pool.max_pool2d_forward(x, kernel, stride, padding)
+def assert_max_pool_matches(x, kernel, stride, padding, dilation=(1, 1)):
+    y, argmax = run(pool.max_pool2d_forward, x, kernel, stride, padding, dilation)
+    y_ref, argmax_ref = ref_pool.max_pool2d_forward(x, kernel, stride, padding, dilation)
     assert argmax.dtype == np.int64 and y.dtype == x.dtype
     np.testing.assert_array_equal(y, y_ref)  # NaN matches NaN here
     np.testing.assert_array_equal(argmax, argmax_ref)
@@ -152,6 +152,21 @@ def test_max_pool_ties_inf_and_nan(case, dtype, rng):
     assert_max_pool_matches(x, kernel, stride, padding)
     x = np.where(rng.random(x_shape) < 0.1, np.nan, x).astype(dtype)  # NaN: the last one wins
     assert_max_pool_matches(x, kernel, stride, padding)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("case", [  # (x shape, kernel, stride, padding, dilation)
+    ((2, 3, 11, 10), (3, 2), (1, 2), (1, 1), (2, 3)),
+    ((1, 2, 9, 7), (2, 2), (2, 1), (1, 1), (3, 2)),
+    ((1, 1, 5, 7), (1, 2), (1, 2), (0, 1), (1, 8)),  # windows without a real tap
+])
+def test_max_pool_dilated(case, dtype, rng):
+    x_shape, kernel, stride, padding, dilation = case
+    x = rng.integers(0, 3, x_shape).astype(dtype)  # ties
+    x = np.where(rng.random(x_shape) < 0.3, -np.inf, x).astype(dtype)
+    y, argmax = assert_max_pool_matches(x, kernel, stride, padding, dilation)
+    gy = rng.standard_normal(y.shape).astype(dtype)
+    close(run(pool.max_pool2d_backward, gy, argmax, x_shape), ref_pool.max_pool2d_backward(gy, argmax, x_shape))
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
