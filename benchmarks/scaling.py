@@ -337,7 +337,7 @@ def time_alexnet_step(batch=BATCH, backend="numba", steps=4):
                          "ready_s": {k: v - t1 for k, v in stamps.items()},
                          "first_param_hook_s": min(leaf_stamps) - t1})
     runs = runs[1:]
-    return {"steps": len(runs), "backend": backend,
+    return {"steps": len(runs), "backend": backend, "batch": batch, "params": alexnet_params(model),
             "step_s": statistics.median(r["step_s"] for r in runs),
             "backward_s": statistics.median(r["backward_s"] for r in runs),
             "first_param_hook_s": statistics.median(r["first_param_hook_s"] for r in runs),
@@ -352,10 +352,8 @@ def scaled_to(measured, step_s):
             "ready_s": {n: t * k for n, t in measured["ready_s"].items()}}
 
 
-def alexnet_params():
+def alexnet_params(model):
     """[(layer, nbytes)] of AlexNet("original")'s trainable tensors in registration order."""
-    import tinyconv as tc
-    model = tc.models.alexnet(variant="original", num_classes=1000)
     by_path = {v: k for k, v in PATHS.items()}
     out = []
     for name, p in model.named_parameters():
@@ -448,6 +446,9 @@ def main(argv=None):
                     default=5.0, help="wire latency of a network ring step, us (an assumption, "
                     "typical of RDMA fabrics; default 5)")
     ap.add_argument("--steps", type=int, default=4, help="AlexNet steps timed here (median)")
+    ap.add_argument("--measure-batch", type=int, default=BATCH,
+                    help="batch of the step timed here (its shape is scaled to the reference step of "
+                    f"batch {BATCH}; smaller only to test the script quickly)")
     ap.add_argument("--step", choices=("reference", "here"), default="reference",
                     help="the step time: the benchmark results' (quiet machine; the measured "
                     "per-layer shape scaled to it) or the one measured here")
@@ -469,16 +470,20 @@ def main(argv=None):
               f"{r['bytes'] / r['median_s'] / 1e9:>7.2f} GB/s")
     print(f"  fit: alpha {alpha * 1e6:.1f} us, beta {beta / 1e9:.2f} GB/s")
 
-    measured = time_alexnet_step(steps=args.steps)
+    if args.measure_batch < 1 or args.steps < 1:
+        raise SystemExit(f"--measure-batch and --steps must be >= 1, got {args.measure_batch}, {args.steps}")
+    if args.step == "here" and args.measure_batch != BATCH:
+        raise SystemExit(f"--step here predicts batch {BATCH} a rank: it needs --measure-batch {BATCH}")
+    measured = time_alexnet_step(batch=args.measure_batch, steps=args.steps)
     ref_step = reference_step()
     shape = scaled_to(measured, ref_step) if args.step == "reference" else dict(measured)
-    params = alexnet_params()
+    params = measured.pop("params")
     model = {"batch": BATCH, "params": params, **{k: shape[k] for k in ("step_s", "backward_s", "ready_s")}}
     step = model["step_s"]
     total = sum(b for _, b in params)
     fc = sum(b for lay, b in params if lay.startswith("fc"))
     print(f"\nAlexNet(original): {total / 4e6:.1f}M parameters, FC {fc / 4e6:.1f}M ({100 * fc / total:.0f}%)")
-    print(f"  one process, batch {BATCH}, numba, measured here (median of {measured['steps']}, load average "
+    print(f"  one process, batch {measured['batch']}, numba, measured here (median of {measured['steps']}, load average "
           f"{os.getloadavg()[0]:.1f}): step {measured['step_s'] * 1e3:.0f} ms, backward "
           f"{measured['backward_s'] * 1e3:.0f} ms; {REFERENCE.name}: step {ref_step * 1e3:.0f} ms")
     print(f"  model ({args.step} step): step {step * 1e3:.0f} ms, backward {model['backward_s'] * 1e3:.0f} ms; "

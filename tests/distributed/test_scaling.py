@@ -111,16 +111,18 @@ def test_model_split_exchanges_and_where_it_wins():
 
 
 def test_tiny_real_run_writes_json_and_chart(mpirun, tmp_path):
-    """mpirun: skips without mpi4py/mpiexec. 2 small all-reduce sizes and 1 MB (the fit needs a
-    bandwidth-bound size), one timed AlexNet step at batch 16, all under a deadline."""
-    ar = sc.measure_allreduce([4096, 16384], reps=2, timeout=60)
-    assert [r["bytes"] for r in ar["rows"]] == [4096, 16384]
-    assert all(r["median_s"] > 0 and r["reps"] == 2 for r in ar["rows"]) and "MPICH" in ar["library"]
-
+    """mpirun: skips without mpi4py/mpiexec. Small all-reduces up to 1 MB (the fit needs one
+    bandwidth-bound size) under mpiexec's deadline, one timed AlexNet step at batch 2."""
     out = tmp_path / "scaling"
-    result = sc.main(["--max-mb", "1", "--reps", "2", "--steps", "1", "--timeout", "60",
-                      "--out", str(out)])
+    result = sc.main(["--max-mb", "1", "--reps", "2", "--steps", "1", "--measure-batch", "2",
+                      "--timeout", "60", "--out", str(out)])
     saved = json.loads(out.with_suffix(".json").read_text())
+    ar = saved["allreduce"]
+    assert [r["bytes"] for r in ar["rows"]] == [4096, 16384, 65536, 262144, 2 ** 20]
+    assert all(r["median_s"] > 0 and r["reps"] == 2 for r in ar["rows"]) and "MPICH" in ar["library"]
+    assert ar["fit"]["alpha_s"] > 0 and ar["fit"]["beta_bytes_per_s"] > 0
+    with pytest.raises(ValueError, match="multiples of 4"):
+        sc.measure_allreduce([4097])
     assert out.with_suffix(".png").stat().st_size > 10_000
     assert saved["table"] == result["table"]
     ready = saved["compute"]["ready_ms"]
