@@ -5,8 +5,9 @@ Two measurements on this machine, then a model:
      through tinyconv's own MPI group (the one DistributedDataParallel uses), under `mpiexec -n 2`;
      median over repetitions of the slower rank; fit t(n) = alpha + n / beta.
   2. per-layer compute of AlexNet("original") at the per-rank batch (16): one process trains it on
-     the numba backend with a hook on every parameter, giving the step, its backward, and when
-     each layer's gradients are ready (fc8 first, conv1 last). By default the step time is the
+     the numba backend with a hook on each weighted layer's input, giving the step, its backward,
+     and when each layer's gradients are ready (fc8 first, conv1 last); hooks on the parameters
+     show when DistributedDataParallel's own hooks would fire. By default the step time is the
      "alexnet(original) train step b16" numba row of results/cpu-2core-reference.json (measured
      on a quiet machine) and the measured shape is scaled to it; --step here keeps this run's.
 
@@ -27,6 +28,7 @@ shared-memory case ("shm") uses the fitted beta as the link (its fit holds the r
 latency 0); the networks' wire latency a ring step is --latency-us (assumed, default 5 us).
 
     python -m benchmarks.scaling [--reps 7] [--max-mb 256] [--timeout 110] [--steps 4] [--step reference|here]
+                                [--latency-us 5] [--measure-batch 16]
 
 Writes benchmarks/results/scaling-2core.{json,png} and prints the tables.
 """
