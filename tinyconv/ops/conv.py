@@ -4,6 +4,7 @@ from __future__ import annotations
 from .. import backend
 from ..autograd import Function
 from . import _checks as C
+from .pool import PadConstant
 
 __all__ = ["conv2d"]
 
@@ -50,26 +51,26 @@ class Conv2d(Function):
 
 
 def _padding(padding, kernel, stride, dilation, op):
+    """(symmetric padding pair, extra (bottom, right) padding). Only "same" with an odd total
+    d*(k-1) needs the extra row/column: PyTorch puts it at the bottom/right."""
     if isinstance(padding, str):
         if padding == "valid":
-            return (0, 0)
+            return (0, 0), (0, 0)
         if padding == "same":
             if stride != (1, 1):
                 raise ValueError(f"{op}: padding='same' needs stride 1, got stride {stride}")
             total = [d * (k - 1) for k, d in zip(kernel, dilation)]
-            if any(t % 2 for t in total):
-                raise ValueError(f"{op}: padding='same' needs an even total padding "
-                                 f"d*(k-1); kernel {kernel}, dilation {dilation}")
-            return tuple(t // 2 for t in total)
+            return tuple(t // 2 for t in total), tuple(t % 2 for t in total)
         raise ValueError(f"{op}: padding must be an int, a pair, 'valid' or 'same', got {padding!r}")
-    return C.pair(padding, "padding", op, 0)
+    return C.pair(padding, "padding", op, 0), (0, 0)
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, algo="auto"):
     """2-D convolution (cross-correlation, as in every framework), NCHW.
 
     input (N, C, H, W) or unbatched (C, H, W); weight (O, C/groups, kh, kw); bias (O,) or None.
-    stride, padding, dilation: int or pair (padding also "valid" / "same").
+    stride, padding, dilation: int or pair (padding also "valid" / "same"; an odd total "same"
+    padding d*(k-1) puts the extra row/column at the bottom/right, as PyTorch does).
     algo: "im2col" (columns + GEMM), "direct" (loop nest, no columns) or "auto" (per direction,
     see `choose_algo`). Both algorithms are exact and agree to rounding.
     """
@@ -98,7 +99,7 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     stride = C.pair(stride, "stride", op, 1)
     dilation = C.pair(dilation, "dilation", op, 1)
     kernel = tuple(w.shape[2:])
-    padding = _padding(padding, kernel, stride, dilation, op)
+    padding, extra = _padding(padding, kernel, stride, dilation, op)
     c = x.shape[0] if unbatched else x.shape[1]
     o = w.shape[0]
     if c % groups:
@@ -111,13 +112,15 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
                          f"expects {w.shape[1] * groups}")
     if min(kernel) < 1:
         raise ValueError(f"{op}: weight has an empty kernel: {w.shape}")
-    spatial = x.shape[-2:]
+    spatial = tuple(n + e for n, e in zip(x.shape[-2:], extra))
     out_hw = C.check_window(op, spatial, kernel, stride, padding, dilation)
     algo, backward_algo = (choose_algo(x.shape, w.shape, out_hw, x.dtype.itemsize)
                            if algo == "auto" else (algo, algo))
 
     if unbatched:
         x = x.reshape((1,) + x.shape)
+    if any(extra):  # the asymmetric part of "same" as a differentiable zero pad, then a symmetric conv
+        x = PadConstant.apply(x, pads=(0, extra[0], 0, extra[1]), value=0.0)
     x, w = C.contiguous_tensor(x), C.contiguous_tensor(w)
     args = (x, w) if b is None else (x, w, b)
     y = Conv2d.apply(*args, stride=stride, padding=padding, dilation=dilation, groups=groups, algo=algo,

@@ -49,7 +49,7 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, 
     """1-D convolution (cross-correlation) over (N, C, L) or unbatched (C, L) input.
 
     weight (O, C/groups, K); bias (O,) or None; stride, dilation: int; padding: int, "valid" or
-    "same" (stride 1, even total padding d*(K-1)). Output length floor((L + 2p - d(K-1) - 1)/s) + 1.
+    "same" (stride 1; an odd total d*(K-1) pads the extra sample on the right, as PyTorch). Output length floor((L + 2p - d(K-1) - 1)/s) + 1.
     Runs the conv2d kernels on the (N, C, 1, L) view; `algo` as in conv2d.
     """
     op = "conv1d"

@@ -66,7 +66,7 @@ class AdaptiveAvgPool2d(Function):
 
 class PadConstant(Function):
     """Pad H and W by (top, bottom, left, right) with a constant: -inf ahead of max pooling,
-    0 ahead of average pooling (ceil_mode's overhanging windows)."""
+    0 ahead of average pooling (ceil_mode's overhanging windows), 0 for conv2d's odd "same"."""
 
     @staticmethod
     def forward(ctx, x, pads=(0, 0, 0, 0), value=0.0):
