@@ -100,4 +100,10 @@ def kernels(family: str, *arrays):
     else:
         name = get_backend()
         flavour = _FLAVOUR[name] if name in ("numpy", "cuda-emulated") else "cpu"
-    return importlib.import_module(f"tinyconv.kernels.{flavour}.{family}")
+    module = _MODULES.get((flavour, family))
+    if module is None:  # import once: every op asks on every call
+        module = _MODULES[flavour, family] = importlib.import_module(f"tinyconv.kernels.{flavour}.{family}")
+    return module
+
+
+_MODULES = {}

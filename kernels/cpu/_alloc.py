@@ -29,43 +29,45 @@ _idle_bytes = [0]
 class _Block:
     """Owns one raw block; numpy keeps it as the base of the array built on it."""
 
-    __slots__ = ("raw", "__array_interface__")
+    __slots__ = ("raw", "address", "__array_interface__")
 
-    def __init__(self, raw, shape, dtype):
-        self.raw = raw
+    def __init__(self, raw, address, shape, dtype):
+        self.raw, self.address = raw, address
         self.__array_interface__ = {"shape": shape, "typestr": dtype.str, "version": 3,
-                                    "data": (raw.ctypes.data, False)}
+                                    "data": (address, False)}
 
     def __del__(self):
         try:
-            _give_back(self.raw)
+            _give_back(self.raw, self.address)
         except Exception:  # interpreter shutdown: module globals may be gone already
             pass
 
 
-def _give_back(raw):
+def _give_back(raw, address):
     with _lock:
         if _idle_bytes[0] + raw.nbytes <= LIMIT:
-            _idle.setdefault(raw.nbytes, []).append(raw)
+            _idle.setdefault(raw.nbytes, []).append((raw, address))
             _idle_bytes[0] += raw.nbytes
 
 
 def empty(shape, dtype):
     """An uninitialised C-contiguous array, from the cache when a block of its size is idle."""
     dtype = np.dtype(dtype)
-    shape = (int(shape),) if np.ndim(shape) == 0 else tuple(int(s) for s in shape)
+    shape = (int(shape),) if isinstance(shape, (int, np.integer)) else tuple(int(s) for s in shape)
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes < MIN_BYTES:
         return np.empty(shape, dtype)
     with _lock:
         blocks = _idle.get(nbytes)
-        raw = blocks.pop() if blocks else None
-        if raw is not None:
+        block = blocks.pop() if blocks else None
+        if block is not None:
             _idle_bytes[0] -= nbytes
-    if raw is None:
+    if block is None:
         raw = np.empty(nbytes + 64, np.uint8)  # + 64: room to align the start to a cache line
-        raw = raw[-raw.ctypes.data % 64:][:nbytes]
-    return np.asarray(_Block(raw, shape, dtype))
+        address = raw.ctypes.data
+        raw = raw[-address % 64:][:nbytes]
+        block = raw, address + (-address % 64)
+    return np.asarray(_Block(*block, shape, dtype))
 
 
 def empty_like(a):

@@ -16,7 +16,6 @@ groups, column blocks) and every thread calls a *single-threaded* GEMM on its ow
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import threading
 import warnings
@@ -91,7 +90,22 @@ def _find_blas():
     return None, None
 
 
+def _thread_functions(lib):
+    """(get, set) of the BLAS thread count. For OpenBLAS the C functions themselves:
+    threadpoolctl looks the symbols up on every call (~20 us, paid twice per kernel call)."""
+    try:
+        if lib.internal_api == "openblas" and lib.threading_layer != "openmp":
+            get = lib._get_symbol("openblas_get_num_threads")
+            put = lib._get_symbol("openblas_set_num_threads")
+            if get is not None and put is not None:
+                return get, put
+    except Exception:  # a threadpoolctl without that helper: its public, slower methods
+        pass
+    return lib.get_num_threads, lib.set_num_threads
+
+
 _LIB, _ADDR = _find_blas()
+_get_threads, _set_threads = _thread_functions(_LIB) if _LIB is not None else (None, None)
 if _ADDR is None:
     warnings.warn("tinyconv: no 64-bit CBLAS found beside NumPy; the Numba kernels use a slow "
                   "loop GEMM instead", RuntimeWarning, stacklevel=2)
@@ -111,26 +125,38 @@ def gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, dtype):
         _dgemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, np.float64(beta), c, ldc)
 
 
-_lock = threading.Lock()
-_depth = [0, None]
+class _OneThread:
+    """BLAS limited to one thread while a kernel that calls `gemm` from Numba threads runs, the
+    user's setting restored after (nesting and several Python threads share one count). A plain
+    class: a generator-based context manager costs more than the two C calls it wraps."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved = None
+
+    def __enter__(self):
+        if _LIB is not None:
+            with self._lock:
+                if self._depth == 0:
+                    self._saved = _get_threads()
+                    if self._saved != 1:
+                        _set_threads(1)
+                self._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        if _LIB is not None:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._saved != 1:
+                    _set_threads(self._saved)
+        return False
 
 
-@contextlib.contextmanager
+_ONE_THREAD = _OneThread()
+
+
 def one_thread():
-    """BLAS limited to one thread while a kernel that calls `gemm` from Numba threads runs."""
-    if _LIB is None:
-        yield
-        return
-    with _lock:
-        if _depth[0] == 0:
-            _depth[1] = _LIB.get_num_threads()
-            if _depth[1] != 1:
-                _LIB.set_num_threads(1)
-        _depth[0] += 1
-    try:
-        yield
-    finally:
-        with _lock:
-            _depth[0] -= 1
-            if _depth[0] == 0 and _depth[1] != 1:
-                _LIB.set_num_threads(_depth[1])
+    """`with one_thread():` around a kernel call (see _OneThread)."""
+    return _ONE_THREAD

@@ -9,6 +9,7 @@ thread, so two threads running tinyconv never share scratch. `release()` gives t
 import math
 import threading
 
+import numba
 import numpy as np
 
 _local = threading.local()
@@ -35,3 +36,11 @@ def release():
 def nbytes():
     """Bytes held by this thread's scratch buffers."""
     return sum(b.nbytes for b in getattr(_local, "pool", {}).values())
+
+
+def threads():
+    """How many per-thread slices to cut work and scratch into: Numba's pool size, fixed at
+    start-up. `numba.get_num_threads()` takes two process locks per call (~15 us, a dozen calls
+    per training step); with fewer active threads (`numba.set_num_threads`) a thread simply
+    takes several slices, so results do not depend on it."""
+    return numba.config.NUMBA_NUM_THREADS

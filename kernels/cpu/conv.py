@@ -18,7 +18,6 @@ without a test. It wins only where C/groups*kh*kw is tiny (see tinyconv.ops.conv
 """
 import functools
 
-import numba
 import numpy as np
 from numba import njit, prange
 
@@ -27,7 +26,7 @@ from ._blas import NO_TRANS, TRANS, gemm
 from ._conv_cols import (col2im_rows, columns, crop_planes, im2col_rows, pad_planes,
                          scatter_columns, valid_range)
 from ._alloc import empty
-from ._workspace import workspace
+from ._workspace import threads, workspace
 
 COLS_PER_GEMM = 768
 WORKSPACE_BYTES = 16 * 2**20  # per thread: columns + a GEMM-sized gradient block
@@ -178,7 +177,7 @@ class _DirectPlan:
 
     def __init__(self, x_shape, stride, padding, oh, ow):
         n, c, h, wd = x_shape
-        self.threads = numba.get_num_threads()
+        self.threads = threads()
         if stride == (1, 1):
             hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
             self.pad = (self.threads, 1, c, hp, wp)
@@ -342,7 +341,7 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     p = _plan(x.shape, w.shape, stride, padding, dilation, groups, oh, ow, x.dtype.itemsize,
-              numba.get_num_threads())
+              threads())
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
     with _blas.one_thread():
         return _gemm_forward(x, w.reshape(o, -1), bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw,
@@ -367,7 +366,7 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     p = _plan(x.shape, w.shape, stride, padding, dilation, groups, gy.shape[2], gy.shape[3],
-              x.dtype.itemsize, numba.get_num_threads())
+              x.dtype.itemsize, threads())
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
     gwp = workspace("conv.gw", (p.threads, o, cg * kh * kw), x.dtype)
     gbp = workspace("conv.gb", (p.threads, o), np.float64)

@@ -6,21 +6,31 @@ it (see _blas.py: BLAS never starts its own threads, so it never spins against N
   grad weight  gW[n0:n1]    = g[:, n0:n1]^T @ x
   grad input   gx[:, k0:k1] = g @ W[:, k0:k1]
 """
+import functools
+
 import numpy as np
-from numba import get_num_threads, njit, prange
+from numba import njit, prange
 
 from . import _blas, _vec
 from ._alloc import empty
 from ._blas import NO_TRANS, TRANS, gemm
+from ._workspace import threads
 
 ALIGN = 16  # block edges on multiples of 16 columns: whole vector registers and cache lines
 
 
 def _blocks(n):
-    t = max(1, min(get_num_threads(), n // ALIGN))
+    return _edges(n, threads())
+
+
+@functools.lru_cache(maxsize=512)
+def _edges(n, threads):
+    t = max(1, min(threads, n // ALIGN))
     step = -(-n // t)
     step = -(-step // ALIGN) * ALIGN
-    return np.minimum(np.arange(t + 1) * step, n)
+    edges = np.minimum(np.arange(t + 1) * step, n)
+    edges.flags.writeable = False  # shared by every call with this n
+    return edges
 
 
 @njit(parallel=True, cache=True)
