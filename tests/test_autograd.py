@@ -172,3 +172,21 @@ def test_manual_seed_reproducible():
     assert tc.random.next_counter(1)[1] == 10
     with pytest.raises(TypeError):
         tc.manual_seed(1.5)
+
+
+def test_parameters_get_their_gradient_right_after_their_layer():
+    # DDP's bucket all-reduce rides on these hooks: the last layer's weight must be final long
+    # before the first layer's backward has run, not at the end of the whole graph
+    import tinyconv.nn.functional as F
+    events = []
+    w1 = tc.tensor(np.ones((3, 4)), requires_grad=True)
+    w2 = tc.tensor(np.ones((2, 3)), requires_grad=True)
+    w1.register_hook(lambda g: events.append("w1"))
+    w2.register_hook(lambda g: events.append("w2"))
+    x = tc.tensor(np.ones((5, 4)), requires_grad=True)
+    x.register_hook(lambda g: events.append("x"))
+    h = F.relu(F.linear(x, w1))
+    h.register_hook(lambda g: events.append("h"))
+    F.linear(h, w2).sum().backward()
+    assert events[0] == "w2" and events.index("w2") < events.index("h")  # before layer 1 starts
+    assert sorted(events[2:]) == ["w1", "x"]

@@ -240,7 +240,7 @@ class Tensor:
                     ig = ig.astype(inp.data.dtype)
                 key = id(inp)
                 grads[key] = ig if key not in grads else grads[key] + ig
-            del in_grads, ig  # no stray references: a leaf can take its gradient uncopied
+            in_grads = ig = None  # no stray references: a leaf can take its gradient uncopied
             if not retain_graph:
                 t._node = _RELEASED  # saved arrays can be freed now
 
@@ -302,9 +302,14 @@ def _topological_order(root):
         visited.add(id(t))
         stack.append((t, True))
         if t._node is not None and t._node is not _RELEASED:
-            for inp in t._node[2]:
-                if inp.requires_grad and id(inp) not in visited:
-                    stack.append((inp, False))
+            # leaves enter the stack first, so they finish last in the DFS and come right after
+            # their consumer in the reversed order: a parameter's gradient is final (and its
+            # hooks run, e.g. DDP's bucket all-reduce) as soon as its layer's backward is done,
+            # not after the whole graph
+            for leaf_pass in (True, False):
+                for inp in t._node[2]:
+                    if inp.requires_grad and id(inp) not in visited and (inp._node is None) == leaf_pass:
+                        stack.append((inp, False))
     order.reverse()
     return order
 
