@@ -20,6 +20,12 @@ def copy_add(dst, src, c):
 
 
 @njit(cache=True, inline="always")
+def add_scalar(dst, c):
+    for q in range(dst.shape[0]):
+        dst[q] += c
+
+
+@njit(cache=True, inline="always")
 def add(dst, src):
     for q in range(dst.shape[0]):
         dst[q] += src[q]

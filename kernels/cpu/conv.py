@@ -40,8 +40,9 @@ def _out(n, k, s, p, d):
 def _im2col_all(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     n, c = x.shape[0], x.shape[1]
     cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
+    no_phases = np.empty((1, 1, 1, 1), dtype=x.dtype)  # the strided gather: no scratch per sample
     for b in prange(n):
-        im2col_rows(x, b, 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols[b])
+        im2col_rows(x, b, 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols[b], no_phases)
     return cols
 
 
@@ -72,6 +73,14 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
             width = ns * Lc
             cols = ws[t, :K * width].reshape(K, width)
             columns(x, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
+            if ns == 1 and rw == ow:  # one sample, plain rows: the GEMM writes NCHW itself
+                gemm(NO_TRANS, NO_TRANS, og, width, K, w2[g * og:].ctypes.data, K, cols.ctypes.data,
+                     width, 0.0, y[n0, g * og:].ctypes.data, width, y)
+                if has_bias:
+                    for r in range(og):
+                        plane = y[n0, g * og + r].ravel()
+                        _vec.add_scalar(plane, bias[g * og + r])
+                continue
             out = ws[t, K * width:K * width + og * width].reshape(og, width)
             gemm(NO_TRANS, NO_TRANS, og, width, K, w2[g * og:].ctypes.data, K, cols.ctypes.data,
                  width, 0.0, out.ctypes.data, width, y)
@@ -166,6 +175,8 @@ class _Plan:
         self.ws = (self.threads, (K + og) * S * lc)
         padded = self.wide and padding != (0, 0)
         self.pad = (self.threads, S, cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
+        if stride[1] > 1:  # column phases of one input plane (see _conv_cols.im2col_rows)
+            self.pad = (self.threads, 1, stride[1], h, -(-wd // stride[1]))
 
 
 
