@@ -2,7 +2,7 @@
 against PyTorch (values, indices, gradients) and finite differences."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 import tinyconv as tc
 import tinyconv.nn.functional as F
@@ -96,8 +96,14 @@ def test_dilated_max_pool_matches_torch(case, ceil_mode, kind, seed):
     np.testing.assert_array_equal(i.numpy(), it.numpy())
     g = rng.standard_normal(y.shape)
     y.backward(g)
-    yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    inside = (i.numpy() >= 0) & (i.numpy() < shape[2] * shape[3])
+    if inside.all():
+        yt.backward(torch.tensor(g))
+        np.testing.assert_allclose(x.grad.numpy(), xt.grad.numpy(), rtol=1e-12, atol=1e-14)
+    else:  # a window without a real tap points past its plane: PyTorch's backward would write
+        # there (heap corruption); ours drops that gradient
+        np.testing.assert_allclose(x.grad.numpy().sum(axis=(2, 3)), np.where(inside, g, 0).sum(axis=(2, 3)),
+                                   rtol=1e-12, atol=1e-12)
 
 
 @given(windows(dilated=True), st.booleans(), st.integers(0, 2**31 - 1))
@@ -105,6 +111,8 @@ def test_dilated_max_pool_gradcheck(case, ceil_mode, seed):
     shape, k, s, p, d = case
     rng = np.random.default_rng(seed)
     x = tc.tensor(rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0, requires_grad=True)
+    # a window without a real tap gives -inf, where finite differences mean nothing
+    assume(np.isfinite(F.max_pool2d(x, k, s, p, d, ceil_mode).numpy()).all())
     tc.gradcheck(lambda x: F.max_pool2d(x, k, s, p, d, ceil_mode), [x])
 
 
