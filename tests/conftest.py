@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, settings
 # "ci" is derandomized so a CI failure reproduces; "dev" explores new examples on every run.
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("ci", derandomize=True, max_examples=50, **_common)
-settings.register_profile("dev", max_examples=50, **_common)
+settings.register_profile("dev", max_examples=12, **_common)
 settings.register_profile("thorough", max_examples=200, **_common)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
