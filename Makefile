@@ -33,8 +33,8 @@ $(ORACLE): $(STAMP)
 test: $(STAMP) $(ORACLE)
 	TINYCONV_BACKEND=numba $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests
 	TINYCONV_BACKEND=numpy $(PY) -m pytest -q -rs -p no:cacheprovider $(PYTEST_ARGS) tests/ops
-	# the conv kernels once more with every array access bounds-checked (own throwaway JIT cache)
-	NUMBA_BOUNDSCHECK=1 NUMBA_CACHE_DIR=$$(mktemp -d) $(PY) -m pytest -q -p no:cacheprovider tests/kernels/test_conv_kernels.py
+	# the kernel tests once more with every array access bounds-checked (own throwaway JIT cache)
+	$(MAKE) --no-print-directory test-boundscheck
 	$(PY) -m pytest -q -p no:cacheprovider --nbmake notebooks
 
 # The kernel tests once with Numba's bounds checking on, compiled afresh (a cached build would
