@@ -221,8 +221,12 @@ def test_cross_entropy_target_errors():
             fn(x, tc.tensor(np.array([0, 1, 2])))
         with pytest.raises(ValueError, match=r"target shape \(4, 1\) does not match"):
             fn(x, tc.tensor(np.zeros((4, 1), dtype=np.int64)))
-        with pytest.raises(TypeError, match="target must hold integer class indices, got dtype float32"):
-            fn(x, tc.tensor(np.zeros(4, dtype=np.float32)))
+        if fn is F.nll_loss:
+            with pytest.raises(TypeError, match="target must hold integer class indices, got dtype float32"):
+                fn(x, tc.tensor(np.zeros(4, dtype=np.float32)))
+        else:  # a floating target is a probability target (PyTorch's rule): it needs the input's shape
+            with pytest.raises(ValueError, match=r"probability targets must have the input's shape \(4, 3\), got \(4,\)"):
+                fn(x, tc.tensor(np.zeros(4, dtype=np.float32)))
         with pytest.raises(TypeError, match="target must be an integer Tensor of class indices, got list"):
             fn(x, [0, 1, 2, 0])
         with pytest.raises(ValueError, match="reduction must be one of"):
@@ -274,3 +278,26 @@ def test_weighted_cross_entropy_gradcheck_and_errors(rng):
         F.cross_entropy(x, t, "sum")
     with pytest.raises(ValueError, match="target value -100 is out of range"):
         F.cross_entropy(x, t, ignore_index=-1)
+
+
+@pytest.mark.parametrize("shape", [(3, 5), (5,), (2, 4, 3, 3)])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("eps", [0.0, 0.2])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+def test_cross_entropy_probability_targets_match_torch(shape, weighted, eps, reduction):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal(shape), rng.random(shape)
+    w = rng.random(shape[0] if len(shape) == 1 else shape[1]) if weighted else None
+    xt, tt = tc.tensor(x, requires_grad=True), tc.tensor(t, requires_grad=True)
+    X, T = torch.tensor(x, requires_grad=True), torch.tensor(t, requires_grad=True)
+    ours = F.cross_entropy(xt, tt, weight=None if w is None else tc.tensor(w), reduction=reduction,
+                           label_smoothing=eps)
+    theirs = torch.nn.functional.cross_entropy(X, T, weight=None if w is None else torch.tensor(w),
+                                               reduction=reduction, label_smoothing=eps)
+    v = rng.standard_normal(theirs.shape)
+    ours.backward(tc.tensor(v))
+    gx, gt = torch.autograd.grad(theirs, (X, T), torch.tensor(v))
+    np.testing.assert_allclose(ours.numpy(), theirs.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(xt.grad.numpy(), gx.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(tt.grad.numpy(), gt.numpy(), rtol=1e-12, atol=1e-12)

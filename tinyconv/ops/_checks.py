@@ -30,7 +30,10 @@ def check_same_dtype(op: str, **tensors) -> None:
         raise TypeError(f"{op}: inputs must share one dtype, got {desc}")
 
 def pair(value, name: str, op: str, minimum: int) -> tuple:
-    """Normalise an int or a pair of ints to a tuple, each >= minimum."""
+    """Normalise an int, a one-element or a two-element sequence of ints (PyTorch accepts all
+    three) to a pair, each >= minimum."""
+    if isinstance(value, (tuple, list)) and len(value) == 1:
+        value = (value[0], value[0])
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
             raise ValueError(f"{op}: {name} must be an int or a pair of ints, got {value!r}")

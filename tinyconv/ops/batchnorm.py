@@ -64,6 +64,8 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     op = "batch_norm"
     x = C.as_tensor(input, "input", op)
     C.check_float(x, "input", op)
+    if x.ndim < 2 and x.numel() == 0:  # nothing to normalise: an empty result, as PyTorch
+        return x * 1.0
     if x.ndim < 2:
         raise ValueError(f"{op}: input must be (N, C, ...), got shape {x.shape}")
     channels = x.shape[1]
@@ -84,8 +86,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                              f"input of shape {x.shape}")
         mean, var = _kernels(x.data).batch_norm_stats(_as3d(xp, x.data))
         if training and rm is not None:
-            if not (isinstance(momentum, (int, float)) and 0 <= momentum <= 1):
-                raise ValueError(f"{op}: momentum must be in [0, 1], got {momentum!r}")
+            # any finite momentum, as torch.nn.functional.batch_norm (the modules check [0, 1])
+            if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not math.isfinite(momentum):
+                raise ValueError(f"{op}: momentum must be a finite number, got {momentum!r}")
             rm.data[...] = (1 - momentum) * rm.data + momentum * mean
             rv.data[...] = (1 - momentum) * rv.data + momentum * var * (count / (count - 1))
             rm._version += 1

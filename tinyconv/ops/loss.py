@@ -178,10 +178,35 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     C.check_float(x, "input", op)
     _check_reduction(reduction, op)
     eps = C.check_probability(label_smoothing, "label_smoothing", op)
+    if isinstance(target, Tensor) and target.dtype.kind == "f":
+        return _soft_cross_entropy(x, target, weight, eps, reduction, op)
     rows, t, sample_shape = _class_rows(x, target, op, ignore_index)
     if weight is None and not bool((t.data == ignore_index).any()):
         return _reduce(CrossEntropy.apply(rows, t, label_smoothing=eps), reduction, sample_shape)
     return _weighted(log_softmax(rows, 1), t, weight, ignore_index, eps, reduction, sample_shape, op)
+
+
+def _soft_cross_entropy(x, target, weight, eps, reduction, op):
+    """Probability targets (PyTorch's floating target of the input's shape): the loss of a sample
+    is -sum_c weight[c] * target[c] * log p[c], differentiable in the target too; "mean"
+    divides by the number of samples (not by the weights, as PyTorch)."""
+    if target.shape != x.shape:
+        raise ValueError(f"{op}: probability targets must have the input's shape {x.shape}, "
+                         f"got {target.shape}")
+    C.check_same_dtype(op, input=x, target=target)
+    dim = 0 if x.ndim == 1 else 1
+    classes = x.shape[dim]
+    t = target * (1 - eps) + eps / classes if eps else target
+    terms = t * log_softmax(x, dim)
+    if weight is not None:
+        w = C.as_tensor(weight, "weight", op)
+        if w.shape != (classes,):
+            raise ValueError(f"{op}: weight must have shape ({classes},), got {w.shape}")
+        terms = terms * w.reshape(tuple(classes if i == dim else 1 for i in range(x.ndim)))
+    losses = -terms.sum(dim)
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
 
 
 def _weighted(logp, t, weight, ignore_index, eps, reduction, sample_shape, op):

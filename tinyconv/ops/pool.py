@@ -106,7 +106,8 @@ def _batched(input, op):
 def _window(op, x, kernel_size, stride, padding, dilation=(1, 1)):
     """Validated (kernel_size, stride, padding) pairs for a fixed-window pool of 4-D x."""
     kernel = pair(kernel_size, "kernel_size", op, 1)
-    stride = kernel if stride is None else pair(stride, "stride", op, 1)
+    empty = isinstance(stride, (tuple, list)) and len(stride) == 0  # PyTorch: [] means the window
+    stride = kernel if stride is None or empty else pair(stride, "stride", op, 1)
     padding = pair(padding, "padding", op, 0)
     for axis, k, p in zip("HW", kernel, padding):
         if 2 * p > k:
@@ -172,8 +173,8 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     x, added = _batched(input, op)
     kernel, stride, padding = _window(op, x, kernel_size, stride, padding)
     if divisor_override is not None and (isinstance(divisor_override, bool) or not isinstance(
-            divisor_override, numbers.Integral) or divisor_override < 1):
-        raise ValueError(f"{op}: divisor_override must be a positive int, got {divisor_override!r}")
+            divisor_override, numbers.Integral) or divisor_override == 0):
+        raise ValueError(f"{op}: divisor_override must be a non-zero int, got {divisor_override!r}")
     extra = [_ceil_overhang(n, k, s, p) for n, k, s, p in zip(x.shape[2:], kernel, stride, padding)] \
         if ceil_mode else [0, 0]
     if not any(extra) and count_include_pad and divisor_override is None:
