@@ -33,11 +33,6 @@ def release():
     _local.pool = {}
 
 
-def nbytes():
-    """Bytes held by this thread's scratch buffers."""
-    return sum(b.nbytes for b in getattr(_local, "pool", {}).values())
-
-
 def threads():
     """How many per-thread slices to cut work and scratch into: Numba's pool size, fixed at
     start-up. `numba.get_num_threads()` takes two process locks per call (~15 us, a dozen calls
