@@ -134,6 +134,8 @@ def build_parser():
 
     from .cli_tools import add_parsers  # evaluate, predict, data download
     add_parsers(sub, _positive(int))
+    # Commands in their own modules: each add_parser(sub) registers a subparser whose
+    # defaults carry func=<handler(args)>.
     return p
 
 
@@ -328,6 +330,9 @@ def main(argv=None):
         args.args = extra + args.args
     try:
         from . import cli_tools
+        if getattr(args, "func", None) is not None:
+            args.func(args)
+            return 0
         {"train": cmd_train, "summary": cmd_summary, "bench": cmd_bench,
          "evaluate": cli_tools.cmd_evaluate, "predict": cli_tools.cmd_predict,
          "data": cli_tools.cmd_data}[args.command](args)
