@@ -1,4 +1,4 @@
-"""Gradient utilities (PyTorch's torch.nn.utils)."""
+"""Gradient, freezing and pruning utilities (PyTorch's torch.nn.utils)."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,8 @@ import numbers
 
 import numpy as np
 
-from .. import backend
-from ..autograd import Tensor
+from ... import backend
+from ...autograd import Tensor
 
 __all__ = ["clip_grad_norm_"]
 
@@ -62,6 +62,6 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
         g *= g.dtype.type(coef)
     return Tensor(np.array(total))
 
-from .freeze import freeze, unfreeze  # noqa: E402,F401  (transfer learning)
+from ..freeze import freeze, unfreeze  # noqa: E402,F401  (transfer learning)
 
 __all__ += ["freeze", "unfreeze"]
