@@ -9,3 +9,4 @@ from .module import Module, Parameter  # noqa: F401
 from .focal import FocalLoss  # noqa: F401,E402
 from .layers1d import AdaptiveAvgPool1d, AvgPool1d, Conv1d, MaxPool1d  # noqa: F401,E402
 from .local import LocallyConnected2d  # noqa: F401,E402
+from .distill import DistillationLoss  # noqa: F401,E402

@@ -13,3 +13,4 @@ from ..ops.pool import *  # noqa: F401,F403  max_pool2d, avg_pool2d, adaptive_av
 from ..ops.conv1d import *  # noqa: F401,F403  conv1d, max_pool1d, avg_pool1d, adaptive_avg_pool1d
 from ..ops.focal import *  # noqa: F401,F403  focal_loss
 from ..ops.local import *  # noqa: F401,F403  locally_connected2d
+from ..ops.distill import *  # noqa: F401,F403  distillation_loss

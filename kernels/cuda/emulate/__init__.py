@@ -7,7 +7,7 @@ from .build import BuildError, available  # noqa: F401
 from .runtime import ORDERS, EmulationError, schedule  # noqa: F401
 
 FAMILIES = ("activation", "conv", "dropout", "lrn", "pool", "softmax")  # the .cu families
-LAUNCHERS = FAMILIES + ("linear", "optim")  # every module of kernels/cuda/ the ops call (no .cu: array expressions)
+LAUNCHERS = FAMILIES + ("distill", "linear", "optim")  # every module of kernels/cuda/ the ops call (no .cu: array expressions)
 
 
 def prebuild(jobs: int = 2) -> None:
