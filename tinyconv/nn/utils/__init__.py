@@ -65,3 +65,5 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
 from ..freeze import freeze, unfreeze  # noqa: E402,F401  (transfer learning)
 
 __all__ += ["freeze", "unfreeze"]
+
+from . import prune  # noqa: E402,F401  (magnitude pruning, torch.nn.utils.prune)
