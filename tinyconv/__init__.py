@@ -22,3 +22,9 @@ from .ops.select import (amax, amin, argmax, argmin, clamp, eq, equal, ge, gt, i
                          isnan, le, lt, masked_fill, max, maximum, min, minimum, ne, where)
 from .ops.shape import clone, expand, repeat, squeeze, unsqueeze  # noqa: E402,F401
 from .ops.cast import to  # noqa: E402,F401
+
+# quantized tensors (PyTorch's names); the rest of quantization lives in tinyconv.quantization
+from .quantization import (dequantize, qint8, qint32, quantize_per_channel,  # noqa: E402,F401
+                           quantize_per_tensor, quint8)
+
+from . import sparse  # noqa: E402,F401  (CSR inference for pruned models: tinyconv.sparse.to_sparse)
