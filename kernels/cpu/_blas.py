@@ -8,9 +8,11 @@ groups, column blocks) and every thread calls a *single-threaded* GEMM on its ow
 
 - `gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)` (njit-callable, alpha = 1):
   C = op(A) @ op(B) + beta * C on raw row-major pointers (`arr.ctypes.data`), float32 or float64
-  by the `dtype` argument. It calls the CBLAS of the BLAS NumPy itself uses (found through
-  threadpoolctl), through a symbol name registered with LLVM, so compiled kernels stay
-  cacheable across processes. Without a usable 64-bit CBLAS a Numba loop GEMM stands in.
+  by the `dtype` argument. float32 runs tinyconv's own GEMM (`_sgemm.py`: the CPU's widest
+  vectors, whatever kernels NumPy's BLAS was told to use); float64 (and A^T B^T) calls the
+  CBLAS of the BLAS NumPy itself uses (found through threadpoolctl), through a symbol name
+  registered with LLVM, so compiled kernels stay cacheable across processes. Without a usable
+  64-bit CBLAS a Numba loop GEMM stands in for those.
 - `one_thread()`: a context manager that limits that BLAS to one thread (threadpoolctl) while a
   kernel runs and restores the user's setting after; nothing is changed process-wide for longer.
 """
@@ -23,6 +25,8 @@ import warnings
 import numpy as np
 from llvmlite import binding as llvm
 from numba import carray, cfunc, njit, types
+
+from ._sgemm import sgemm
 
 NO_TRANS, TRANS = 111, 112
 _ROW_MAJOR = 101
@@ -119,7 +123,9 @@ HAVE_BLAS = _LIB is not None
 @njit(cache=True, inline="always")
 def gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, dtype):
     """C (m x n) = op(A) op(B) + beta C, row-major; a/b/c are addresses, dtype an array of the type."""
-    if dtype.itemsize == 4:
+    if dtype.itemsize == 4 and (ta == NO_TRANS or tb == NO_TRANS):
+        sgemm(ta, tb, m, n, k, a, lda, b, ldb, np.float32(beta), c, ldc)
+    elif dtype.itemsize == 4:
         _sgemm(_ROW_MAJOR, ta, tb, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(beta), c, ldc)
     else:
         _dgemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, np.float64(beta), c, ldc)

@@ -1,0 +1,214 @@
+"""A float32 GEMM written for this library: a register-blocked micro-kernel in LLVM IR plus the
+loops around it in Numba.
+
+Why our own: the BLAS beside NumPy picks its kernels when it loads, and a process may have told
+it to use narrower ones than the CPU has (OPENBLAS_CORETYPE, a build without the CPU's kernels).
+PyTorch's convolutions use the widest vectors the CPU offers whatever NumPy does; so do these.
+LLVM compiles the micro-kernel for the host CPU like every Numba kernel: 16-float (AVX-512)
+vectors where the CPU has them, split into narrower ones where it does not.
+
+The micro-kernel computes an MR x 32 tile of C:  C[r, :] (+)= sum_p A[r, p] * B[p, :]
+keeping all MR x 2 sixteen-float accumulators in registers across the whole p loop; each step
+loads two vectors of one row of B and broadcasts one element of A per row. A is read in place
+through a row and a column stride (so op(A) = A or A^T costs nothing); B must have its 32
+columns contiguous: B itself when not transposed, else a 32-column panel packed once and used
+for every row of C. Columns that do not fill a tile go through a zero-padded panel and tile.
+"""
+from __future__ import annotations
+
+import numpy as np
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
+
+NO_TRANS, TRANS = 111, 112
+MR = 8        # rows of C per micro-kernel call: 16 accumulators of 16 floats
+NR = 32       # columns of C per micro-kernel call (two vectors)
+KC = 256      # depth of one pass: a 256 x 32 panel of B (32 KiB) stays in L1 across all rows
+
+_F32 = ir.FloatType()
+_I64 = ir.IntType(64)
+_VEC = ir.VectorType(_F32, 16)
+
+
+def _define(module, mr):
+    """The micro-kernel for `mr` rows as an internal function of `module` (once per module)."""
+    name = f"tinyconv_sgemm_micro_{mr}x{NR}"
+    if name in module.globals:
+        return module.globals[name]
+    fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
+        module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), name="llvm.fma.v16f32")
+    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_I64] * 9), name=name)
+    fn.linkage = "internal"
+    kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c = fn.args
+    entry, loop, done = (fn.append_basic_block(s) for s in ("entry", "loop", "done"))
+    b = ir.IRBuilder(entry)
+    fptr = _F32.as_pointer()
+    a0, b0, c0 = (b.inttoptr(x, fptr) for x in (pa, pb, pc))
+    zero = ir.Constant(_VEC, None)
+    b.cbranch(b.icmp_signed(">", kc, ir.Constant(_I64, 0)), loop, done)
+
+    b.position_at_end(loop)
+    p = b.phi(_I64)
+    accs = [b.phi(_VEC) for _ in range(mr * 2)]
+    arow = b.gep(a0, [b.mul(p, csa)])
+    brow = b.gep(b0, [b.mul(p, ldb)])
+    bvec = [b.load(b.bitcast(b.gep(brow, [ir.Constant(_I64, 16 * v)]), _VEC.as_pointer()), align=4)
+            for v in range(2)]
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), 16), [0] * 16)
+    new = []
+    for r in range(mr):
+        scalar = b.load(b.gep(arow, [b.mul(rsa, ir.Constant(_I64, r))]), align=4)
+        splat = b.shuffle_vector(b.insert_element(ir.Constant(_VEC, ir.Undefined), scalar,
+                                                  ir.Constant(ir.IntType(32), 0)),
+                                 ir.Constant(_VEC, ir.Undefined), mask)
+        for v in range(2):
+            new.append(b.call(fma, [splat, bvec[v], accs[2 * r + v]]))
+    p1 = b.add(p, ir.Constant(_I64, 1))
+    b.cbranch(b.icmp_signed("<", p1, kc), loop, done)
+    p.add_incoming(ir.Constant(_I64, 0), entry)
+    p.add_incoming(p1, loop)
+    for acc, nxt in zip(accs, new):
+        acc.add_incoming(zero, entry)
+        acc.add_incoming(nxt, loop)
+
+    b.position_at_end(done)
+    final = []
+    for acc, nxt in zip(accs, new):
+        phi = b.phi(_VEC)
+        phi.add_incoming(zero, entry)
+        phi.add_incoming(nxt, loop)
+        final.append(phi)
+    keep = b.icmp_signed("!=", add_c, ir.Constant(_I64, 0))
+    for r in range(mr):
+        crow = b.gep(c0, [b.mul(ldc, ir.Constant(_I64, r))])
+        for v in range(2):
+            ptr = b.bitcast(b.gep(crow, [ir.Constant(_I64, 16 * v)]), _VEC.as_pointer())
+            # Read C only when asked: a fresh output may hold NaN garbage (0 * NaN = NaN).
+            with b.if_then(keep):
+                b.store(b.fadd(final[2 * r + v], b.load(ptr, align=4)), ptr, align=4)
+            with b.if_then(b.not_(keep)):
+                b.store(final[2 * r + v], ptr, align=4)
+    b.ret_void()
+    return fn
+
+
+def _micro_intrinsic(mr):
+    @intrinsic
+    def micro(typingctx, kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c):
+        sig = types.void(*([types.int64] * 9))
+
+        def codegen(context, builder, signature, args):
+            fn = _define(builder.module, mr)
+            builder.call(fn, [builder.sext(x, _I64) if x.type.width < 64 else x for x in args])
+        return sig, codegen
+    return micro
+
+
+_MICRO = [_micro_intrinsic(r) for r in range(1, MR + 1)]
+_m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8 = _MICRO
+
+
+@njit(cache=True, inline="always")
+def _micro(mr, kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c):
+    if mr == 8:
+        _m8(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 7:
+        _m7(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 6:
+        _m6(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 5:
+        _m5(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 4:
+        _m4(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 3:
+        _m3(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    elif mr == 2:
+        _m2(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+    else:
+        _m1(kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c)
+
+
+@njit(cache=True)
+def sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc):
+    """C (m x n) = op(A) op(B) + beta C on row-major float32 addresses (CBLAS's argument order,
+    alpha = 1). Runs in the calling thread: the kernels split work across threads themselves."""
+    if m <= 0 or n <= 0:
+        return
+    cv = _view(c, m * ldc)
+    if beta != 0.0 and beta != 1.0:
+        for i in range(m):
+            for j in range(n):
+                cv[i * ldc + j] *= beta
+    if k <= 0:
+        if beta == 0.0:
+            for i in range(m):
+                cv[i * ldc:i * ldc + n] = 0.0
+        return
+    rsa, csa = (lda, 1) if ta == NO_TRANS else (1, lda)
+    bv = _view(b, (k * ldb) if tb == NO_TRANS else (n * ldb))
+    panel = np.empty(KC * NR, np.float32)
+    tile = np.empty(MR * NR, np.float32)
+    for p0 in range(0, k, KC):
+        kc = min(KC, k - p0)
+        add_c = 0 if (beta == 0.0 and p0 == 0) else 1
+        for j0 in range(0, n, NR):
+            nr = min(NR, n - j0)
+            if tb == NO_TRANS and nr == NR:
+                pb, bld = b + 4 * (p0 * ldb + j0), ldb
+            else:
+                _pack(bv, tb, ldb, p0, kc, j0, nr, panel)
+                pb, bld = panel.ctypes.data, NR
+            for i in range(0, m, MR):
+                mr = min(MR, m - i)
+                pa = a + 4 * (i * rsa + p0 * csa)
+                if nr == NR:
+                    _micro(mr, kc, pa, rsa, csa, pb, bld, c + 4 * (i * ldc + j0), ldc, add_c)
+                else:
+                    _micro(mr, kc, pa, rsa, csa, pb, bld, tile.ctypes.data, NR, 0)
+                    for r in range(mr):
+                        row = (i + r) * ldc + j0
+                        if add_c:
+                            cv[row:row + nr] += tile[r * NR:r * NR + nr]
+                        else:
+                            cv[row:row + nr] = tile[r * NR:r * NR + nr]
+
+
+@njit(cache=True, inline="always")
+def _pack(bv, tb, ldb, p0, kc, j0, nr, panel):
+    """B[p0:p0+kc, j0:j0+nr] into a kc x 32 panel, zero-padded past column nr."""
+    if tb == NO_TRANS:
+        for p in range(kc):
+            panel[p * NR:p * NR + nr] = bv[(p0 + p) * ldb + j0:(p0 + p) * ldb + j0 + nr]
+            panel[p * NR + nr:(p + 1) * NR] = 0.0
+    else:  # read each row of B^T once, contiguously; the scattered writes stay in L1
+        for j in range(nr):
+            src = bv[(j0 + j) * ldb + p0:(j0 + j) * ldb + p0 + kc]
+            for p in range(kc):
+                panel[p * NR + j] = src[p]
+        for p in range(kc):
+            panel[p * NR + nr:(p + 1) * NR] = 0.0
+
+
+@intrinsic
+def _as_f32_array(typingctx, addr, size):
+    """A 1-D float32 array over an address (no copy, no owner): Numba's carray needs a typed
+    pointer, and the kernels pass addresses as integers."""
+    from numba.core import cgutils
+    arrty = types.Array(types.float32, 1, "C")
+    sig = arrty(types.int64, types.int64)
+
+    def codegen(context, builder, signature, args):
+        ptr = builder.inttoptr(args[0], context.get_value_type(types.float32).as_pointer())
+        ary = context.make_array(arrty)(context, builder)
+        itemsize = context.get_constant(types.intp, 4)
+        context.populate_array(ary, data=ptr, shape=cgutils.pack_array(builder, [args[1]]),
+                               strides=cgutils.pack_array(builder, [itemsize]),
+                               itemsize=itemsize, meminfo=None)
+        return ary._getvalue()
+    return sig, codegen
+
+
+@njit(cache=True, inline="always")
+def _view(addr, size):
+    return _as_f32_array(addr, size)
