@@ -136,6 +136,10 @@ def build_parser():
     add_parsers(sub, _positive(int))
     # Commands in their own modules: each add_parser(sub) registers a subparser whose
     # defaults carry func=<handler(args)>.
+    from .cli_robustness import add_parser as _add_robustness
+    _add_robustness(sub)
+    from .cli_distill import add_parser as _add_distill
+    _add_distill(sub)
     return p
 
 
