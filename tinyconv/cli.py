@@ -138,6 +138,8 @@ def build_parser():
     # defaults carry func=<handler(args)>.
     from .cli_robustness import add_parser as _add_robustness
     _add_robustness(sub)
+    from .cli_distill import add_parser as _add_distill
+    _add_distill(sub)
     return p
 
 
