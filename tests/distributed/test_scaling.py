@@ -1,5 +1,6 @@
-"""benchmarks/scaling.py: the communication model on synthetic inputs, its bucketing against
-DistributedDataParallel's, and one tiny real run (all-reduce under mpiexec -n 2, one AlexNet step).
+"""benchmarks/scaling_model.py on synthetic inputs (the communication model, its bucketing against
+DistributedDataParallel's) and benchmarks/scaling.py in one tiny real run (all-reduce under
+mpiexec -n 2, one AlexNet step).
 Timings are never asserted; only what the model derives from them and what the run records."""
 import json
 import math
@@ -14,6 +15,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import scaling as sc  # noqa: E402
+from benchmarks import scaling_model as sm  # noqa: E402
 
 MB = 2 ** 20
 # an AlexNet-like model: conv gradients small and ready last, FC gradients large and ready first
@@ -23,20 +25,20 @@ SYNTH = {"batch": 16, "step_s": 0.5, "backward_s": 0.3,
          "params": [("conv1", 140_000), ("conv2", 1_200_000), ("conv3", 3_500_000),
                     ("conv4", 2_600_000), ("conv5", 1_800_000), ("fc6", 151_000_000),
                     ("fc7", 67_000_000), ("fc8", 16_400_000)]}
-LINKS = [sc.gbps(g) for g in (1, 10, 25, 100, 400)]
+LINKS = [sm.gbps(g) for g in (1, 10, 25, 100, 400)]
 
 
 def test_ring_formulas_match_hand_computation():
     # 4 ranks, 1 MB, 1 GB/s, 10 us a step, 1 ms a collective: 1e-3 + 6/4 * 1e-3 + 6 * 1e-5
-    assert sc.ring_allreduce_time(1e6, 4, 1e9, 1e-5, 1e-3) == pytest.approx(2.56e-3, rel=1e-12)
-    assert sc.ring_allreduce_time(1e6, 2, 1e9, 0.0) == pytest.approx(1e-3, rel=1e-12)
-    assert sc.ring_allgather_time(1e6, 4, 1e9, 1e-5) == pytest.approx(3 * (1e-3 + 1e-5), rel=1e-12)
-    assert sc.ring_allreduce_time(1e6, 1, 1e9, 1e-5, 1e-3) == 0.0
-    assert sc.gbps(10) == 1.25e9
+    assert sm.ring_allreduce_time(1e6, 4, 1e9, 1e-5, 1e-3) == pytest.approx(2.56e-3, rel=1e-12)
+    assert sm.ring_allreduce_time(1e6, 2, 1e9, 0.0) == pytest.approx(1e-3, rel=1e-12)
+    assert sm.ring_allgather_time(1e6, 4, 1e9, 1e-5) == pytest.approx(3 * (1e-3 + 1e-5), rel=1e-12)
+    assert sm.ring_allreduce_time(1e6, 1, 1e9, 1e-5, 1e-3) == 0.0
+    assert sm.gbps(10) == 1.25e9
     with pytest.raises(ValueError, match="bandwidth"):
-        sc.ring_allreduce_time(1e6, 2, 0, 0)
+        sm.ring_allreduce_time(1e6, 2, 0, 0)
     with pytest.raises(ValueError, match="ranks"):
-        sc.ring_allreduce_time(1e6, 0, 1e9, 0)
+        sm.ring_allreduce_time(1e6, 0, 1e9, 0)
 
 
 def test_fit_recovers_alpha_and_beta():
@@ -44,10 +46,10 @@ def test_fit_recovers_alpha_and_beta():
     assert sizes[0] == 4096 and sizes[-1] == 256 * MB and len(sizes) == 9
     alpha, beta = 3e-4, 2.5e9
     times = [alpha + n / beta for n in sizes]
-    a, b = sc.fit_alpha_beta(sizes, times)
+    a, b = sm.fit_alpha_beta(sizes, times)
     assert a == pytest.approx(alpha, rel=0.1) and b == pytest.approx(beta, rel=1e-3)
     with pytest.raises(ValueError, match="need messages"):
-        sc.fit_alpha_beta([4096, 16384], [1e-3, 2e-3])
+        sm.fit_alpha_beta([4096, 16384], [1e-3, 2e-3])
 
 
 def test_buckets_match_distributed_data_parallel():
@@ -57,7 +59,7 @@ def test_buckets_match_distributed_data_parallel():
     params = [(n, p.numel() * p.dtype.itemsize) for n, p in model.named_parameters()]
     for cap in (0.01, 0.05, 25.0):
         ddp = DistributedDataParallel(model, group=LocalGroup(), bucket_cap_mb=cap)
-        ours = sc.make_buckets(params, cap)
+        ours = sm.make_buckets(params, cap)
         assert [size for _, size in ours] == [b.flat.nbytes for b in ddp._buckets]
         assert [len(names) for names, _ in ours] == ddp.bucket_sizes  # one tensor a name here
 
@@ -67,22 +69,22 @@ def test_overlap_by_hand():
     model = {"step_s": 1.0, "backward_s": 0.3, "ready_s": {"a": 0.1, "b": 0.3},
              "params": [("b", 10), ("a", 20)]}
     bw = 1.0 / 0.01  # bytes/s: 2 ranks -> n / bw seconds
-    assert sc.data_parallel_step(model, 2, bw, 0.0, overlap=False, cap_mb=1e-6) == pytest.approx(1.3)
+    assert sm.data_parallel_step(model, 2, bw, 0.0, overlap=False, cap_mb=1e-6) == pytest.approx(1.3)
     # a: 0.1 -> 0.3; b: max(0.3, 0.3) -> 0.4; the step ends 0.1 s after backward
-    assert sc.data_parallel_step(model, 2, bw, 0.0, overlap=True, cap_mb=1e-6) == pytest.approx(1.1)
+    assert sm.data_parallel_step(model, 2, bw, 0.0, overlap=True, cap_mb=1e-6) == pytest.approx(1.1)
 
 
 def test_efficiency_falls_with_ranks_rises_with_bandwidth_and_overlap_never_hurts():
     links = {f"{bw:g}": (bw, 5e-6, 1e-3) for bw in LINKS}
-    pred = sc.predict(SYNTH, links, two_ranks_only=())
+    pred = sm.predict(SYNTH, links, two_ranks_only=())
     rows = pred["data_parallel"]
     for key in ("efficiency_no_overlap", "efficiency_overlap"):
         for label in links:
             eff = [r[key] for r in rows if r["link"] == label]
-            assert len(eff) == len(sc.RANKS)
+            assert len(eff) == len(sm.RANKS)
             assert all(a >= b for a, b in zip(eff, eff[1:])), (label, key, eff)
             assert all(0 < e <= 1 for e in eff)
-        for p in sc.RANKS:
+        for p in sm.RANKS:
             eff = [r[key] for r in rows if r["ranks"] == p]  # in increasing bandwidth
             assert all(a <= b for a, b in zip(eff, eff[1:])), (p, key, eff)
     for r in rows:
@@ -95,15 +97,15 @@ def test_efficiency_falls_with_ranks_rises_with_bandwidth_and_overlap_never_hurt
 
 
 def test_model_split_exchanges_and_where_it_wins():
-    ex = {e["what"].split(" (")[0]: e for e in sc.split_exchanges(32)}
+    ex = {e["what"].split(" (")[0]: e for e in sm.split_exchanges(32)}
     assert ex["conv3 input"]["bytes"] == 128 * 13 * 13 * 4 * 32
     assert ex["fc6 input"]["bytes"] == 4608 * 4 * 32
     assert ex["fc7 input"]["bytes"] == ex["fc8 input"]["bytes"] == 2048 * 4 * 32
     assert ex["scores"]["bytes"] == 500 * 4 * 32 and not ex["scores"]["backward_too"]
-    pred = sc.predict(SYNTH, {"10": (sc.gbps(10), 5e-6, 1e-3)}, two_ranks_only=())
+    pred = sm.predict(SYNTH, {"10": (sm.gbps(10), 5e-6, 1e-3)}, two_ranks_only=())
     split = pred["model_split"][0]
     dp2 = next(r for r in pred["data_parallel"] if r["ranks"] == 2)
-    comm = sum(sc.ring_allgather_time(e["bytes"], 2, sc.gbps(10), 5e-6, 1e-3) * (2 if e["backward_too"] else 1)
+    comm = sum(sm.ring_allgather_time(e["bytes"], 2, sm.gbps(10), 5e-6, 1e-3) * (2 if e["backward_too"] else 1)
                for e in ex.values())
     assert split["step_ms"] == pytest.approx(1e3 * (SYNTH["step_s"] + comm))
     # 58M FC parameters against a few MB of activations: the split wins when nothing overlaps
@@ -131,5 +133,5 @@ def test_tiny_real_run_writes_json_and_chart(mpirun, tmp_path):
     assert math.isclose(order[-1], saved["compute"]["backward_ms"])
     assert saved["compute"]["fc_param_bytes"] / saved["compute"]["param_bytes"] > 0.9
     labels = {r["link"] for r in saved["predictions"]["data_parallel"]}
-    assert labels == {"shm"} | {f"{g} Gb/s" for g in sc.BANDWIDTHS_GBPS}
+    assert labels == {"shm"} | {f"{g} Gb/s" for g in sm.BANDWIDTHS_GBPS}
     assert np.isfinite([r["efficiency_overlap"] for r in saved["predictions"]["data_parallel"]]).all()
