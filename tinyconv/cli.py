@@ -150,7 +150,8 @@ def cmd_summary(args):
         model = models.lenet5(num_classes=args.num_classes or 10)
         shape = args.input or (1, 32, 32)
     else:
-        model = models.alexnet(variant=args.variant, num_classes=args.num_classes or 1000)
+        model = models.alexnet(variant=args.variant, num_classes=args.num_classes or 1000,
+                               in_channels=args.input[0] if args.input else 3)
         shape = args.input or ((3, 224, 224) if args.variant == "torchvision" else (3, 227, 227))
     print(f"{args.model}" + (f" ({args.variant})" if args.model == "alexnet" else ""))
     print(format_summary(summarize(model, shape)))

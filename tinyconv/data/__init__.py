@@ -24,3 +24,7 @@ __all__ = [
     "MNIST_SHA256", "read_idx", "write_idx", "transforms", "Compose", "Normalize", "Pad",
     "PCAColorAugmentation", "RandomCrop", "RandomHorizontalFlip", "channel_pca",
 ]
+from .colored import PALETTE as COLORED_MNIST_PALETTE, colored_mnist  # noqa: E402
+from .transforms import Grayscale  # noqa: E402
+
+__all__ += ["COLORED_MNIST_PALETTE", "Grayscale", "colored_mnist"]

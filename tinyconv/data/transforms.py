@@ -258,3 +258,34 @@ class CenterCrop:
 
     def __repr__(self):
         return f"CenterCrop(size={self.size})"
+
+
+class Grayscale:
+    """RGB -> luma, as torchvision's Grayscale: L = 0.299 R + 0.587 G + 0.114 B (ITU-R 601-2,
+    the weights torchvision documents and PIL's "L" mode uses; torchvision's tensor code rounds
+    the red weight to 0.2989). A 1-channel batch passes through as a copy; num_output_channels=3
+    repeats L in three channels (so a 3-channel model still accepts the batch)."""
+
+    WEIGHTS = (0.299, 0.587, 0.114)
+
+    def __init__(self, num_output_channels=1):
+        if num_output_channels not in (1, 3) or isinstance(num_output_channels, bool):
+            raise ValueError(f"Grayscale: num_output_channels must be 1 or 3, got {num_output_channels!r}")
+        self.num_output_channels = int(num_output_channels)
+
+    def __call__(self, x, rng=None):
+        x = _check_batch(x, "Grayscale")
+        _check_float(x, "Grayscale")
+        if x.shape[1] not in (1, 3):
+            raise ValueError(f"Grayscale: expects 1 or 3 channels (N, C, H, W), got shape {x.shape}")
+        if x.shape[1] == 3:
+            r, g, b = (w.astype(x.dtype) for w in np.asarray(self.WEIGHTS))
+            luma = r * x[:, 0:1] + g * x[:, 1:2] + b * x[:, 2:3]
+        else:
+            luma = x.copy()
+        if self.num_output_channels == 3:
+            return np.repeat(luma, 3, axis=1)
+        return luma
+
+    def __repr__(self):
+        return f"Grayscale(num_output_channels={self.num_output_channels})"

@@ -38,18 +38,18 @@ def _lrn():
     return nn.LocalResponseNorm(5, alpha=1e-4, beta=0.75, k=2.0, convention="paper")
 
 
-def _paper_features():
+def _paper_features(in_channels=3):
     return nn.Sequential(
-        nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(), _lrn(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(in_channels, 96, 11, stride=4), nn.ReLU(), _lrn(), nn.MaxPool2d(3, 2),
         nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(), _lrn(), nn.MaxPool2d(3, 2),
         nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 384, 3, padding=1, groups=2), nn.ReLU(),
         nn.Conv2d(384, 256, 3, padding=1, groups=2), nn.ReLU(), nn.MaxPool2d(3, 2))
 
 
-def _torchvision_features():
+def _torchvision_features(in_channels=3):
     return nn.Sequential(
-        nn.Conv2d(3, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
+        nn.Conv2d(in_channels, 64, 11, stride=4, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
         nn.Conv2d(64, 192, 5, padding=2), nn.ReLU(), nn.MaxPool2d(3, 2),
         nn.Conv2d(192, 384, 3, padding=1), nn.ReLU(),
         nn.Conv2d(384, 256, 3, padding=1), nn.ReLU(),
@@ -64,19 +64,21 @@ def _fc_classifier(num_classes):
 
 
 class AlexNet(nn.Module):
-    def __init__(self, variant="original", num_classes=1000):
+    def __init__(self, variant="original", num_classes=1000, in_channels=3):
         super().__init__()
         if variant not in VARIANTS:
             raise ValueError(f"alexnet: unknown variant {variant!r}; valid variants: {', '.join(VARIANTS)}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
             raise ValueError(f"alexnet: num_classes must be a positive int, got {num_classes!r}")
-        self.variant = variant
+        if isinstance(in_channels, bool) or not isinstance(in_channels, int) or in_channels < 1:
+            raise ValueError(f"alexnet: in_channels must be a positive int, got {in_channels!r}")
+        self.variant, self.in_channels = variant, in_channels
         if variant == "torchvision":
-            self.features = _torchvision_features()
+            self.features = _torchvision_features(in_channels)
             self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
             self.classifier = _fc_classifier(num_classes)
             return
-        self.features = _paper_features()
+        self.features = _paper_features(in_channels)
         if variant == "gap":
             self.avgpool = nn.AdaptiveAvgPool2d(1)
             self.classifier = nn.Linear(256, num_classes)
@@ -97,10 +99,11 @@ class AlexNet(nn.Module):
     def _check_input(self, x):
         if not isinstance(x, Tensor):
             raise TypeError(f"AlexNet expects a Tensor, got {type(x).__name__}")
-        if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"AlexNet ({self.variant}) expects (N, 3, H, W) input, got {x.shape}")
+        c = self.in_channels
+        if x.ndim != 4 or x.shape[1] != c:
+            raise ValueError(f"AlexNet ({self.variant}) expects (N, {c}, H, W) input, got {x.shape}")
         if self.variant == "original" and x.shape[2:] != (227, 227):
-            raise ValueError(f"AlexNet (original) expects (N, 3, 227, 227) input (227 -> 55 -> 27 "
+            raise ValueError(f"AlexNet (original) expects (N, {c}, 227, 227) input (227 -> 55 -> 27 "
                              f"-> 13 -> 6), got {x.shape}; use variant='gap' or 'torchvision' "
                              "for other sizes")
         if self.variant in MIN_SIDE and min(x.shape[2:]) < MIN_SIDE[self.variant]:
@@ -119,15 +122,21 @@ class AlexNet(nn.Module):
         return f"variant={self.variant!r}"
 
 
-def alexnet(variant="original", num_classes=1000, split=None, group=None):
+def alexnet(variant="original", num_classes=1000, split=None, group=None, in_channels=3):
     """AlexNet: "original" (the paper), "torchvision" or "gap"; see the module docstring.
+
+    in_channels: 3 for RGB (the paper); 1 for a grayscale first layer, which keeps every layer
+    above conv1 and divides conv1's weights (and its multiply-adds) by 3.
 
     split=2 (variant "original" only): this process's half of the paper's two-GPU model, for a
     world of 2 processes (`mpiexec -n 2`); see tinyconv.distributed.model_parallel. group: the
     process group (default: the world).
     """
     if split is None:
-        return AlexNet(variant, num_classes)
+        return AlexNet(variant, num_classes, in_channels)
+    if in_channels != 3:
+        raise ValueError(f"alexnet: split={split!r} builds the paper's RGB model; in_channels must "
+                         f"be 3, got {in_channels!r}")
     if variant != "original":
         raise ValueError(f"alexnet: split={split!r} needs variant='original' (the paper's two-GPU "
                          f"model), got {variant!r}")
