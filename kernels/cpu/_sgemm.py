@@ -4,31 +4,44 @@ loops around it in Numba.
 Why our own: the BLAS beside NumPy picks its kernels when it loads, and a process may have told
 it to use narrower ones than the CPU has (OPENBLAS_CORETYPE, a build without the CPU's kernels).
 PyTorch's convolutions use the widest vectors the CPU offers whatever NumPy does; so do these.
-LLVM compiles the micro-kernel for the host CPU like every Numba kernel: 16-float (AVX-512)
-vectors where the CPU has them, split into narrower ones where it does not.
+LLVM compiles the micro-kernel for the host CPU like every Numba kernel, with vectors as wide as
+the CPU's registers: 16 floats with AVX-512 (8 x 32 tiles), else 8 (6 x 16 tiles).
 
-The micro-kernel computes an MR x 32 tile of C:  C[r, :] (+)= sum_p A[r, p] * B[p, :]
-keeping all MR x 2 sixteen-float accumulators in registers across the whole p loop; each step
-loads two vectors of one row of B and broadcasts one element of A per row. A is read in place
-through a row and a column stride (so op(A) = A or A^T costs nothing); B must have its 32
-columns contiguous: B itself when not transposed, else a 32-column panel packed once and used
+The micro-kernel computes an MR x NR tile of C:  C[r, :] (+)= sum_p A[r, p] * B[p, :]
+keeping all MR x 2 vector accumulators in registers across the whole p loop; each step loads
+two vectors of one row of B and broadcasts one element of A per row. A is read in place
+through a row and a column stride (so op(A) = A or A^T costs nothing); B must have its NR
+columns contiguous: B itself when not transposed, else an NR-column panel packed once and used
 for every row of C. Columns that do not fill a tile go through a zero-padded panel and tile.
 """
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import binding as llvm
 from llvmlite import ir
 from numba import njit, types
+from numba.core import config
 from numba.extending import intrinsic
 
 NO_TRANS, TRANS = 111, 112
-MR = 8        # rows of C per micro-kernel call: 16 accumulators of 16 floats
-NR = 32       # columns of C per micro-kernel call (two vectors)
-KC = 256      # depth of one pass: a 256 x 32 panel of B (32 KiB) stays in L1 across all rows
+
+
+def _vector_width():
+    """Floats per register of the CPU Numba compiles for (16: AVX-512, else 8)."""
+    if config.CPU_NAME:  # a portable build chosen by the user (NUMBA_CPU_NAME)
+        return 16 if "+avx512f" in (config.CPU_FEATURES or "") else 8
+    return 16 if llvm.get_host_cpu_features().get("avx512f", False) else 8
+
+
+W = _vector_width()
+MR = 8 if W == 16 else 6  # 2*MR accumulators + 2 of B + 1 broadcast fit the 32 (or 16) registers
+NR = 2 * W                # columns of C per micro-kernel call (two vectors)
+KC = 256                  # depth of one pass: a KC x NR panel of B stays in L1 across MC rows
+MC = 24 * MR              # rows of A per pass: MC x KC floats (192 KiB) stay in L2 across panels
 
 _F32 = ir.FloatType()
 _I64 = ir.IntType(64)
-_VEC = ir.VectorType(_F32, 16)
+_VEC = ir.VectorType(_F32, W)
 
 
 def _define(module, mr):
@@ -36,8 +49,9 @@ def _define(module, mr):
     name = f"tinyconv_sgemm_micro_{mr}x{NR}"
     if name in module.globals:
         return module.globals[name]
-    fma = module.globals.get("llvm.fma.v16f32") or ir.Function(
-        module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), name="llvm.fma.v16f32")
+    fma_name = f"llvm.fma.v{W}f32"
+    fma = module.globals.get(fma_name) or ir.Function(
+        module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), name=fma_name)
     fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_I64] * 9), name=name)
     fn.linkage = "internal"
     kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c = fn.args
@@ -53,9 +67,9 @@ def _define(module, mr):
     accs = [b.phi(_VEC) for _ in range(mr * 2)]
     arow = b.gep(a0, [b.mul(p, csa)])
     brow = b.gep(b0, [b.mul(p, ldb)])
-    bvec = [b.load(b.bitcast(b.gep(brow, [ir.Constant(_I64, 16 * v)]), _VEC.as_pointer()), align=4)
+    bvec = [b.load(b.bitcast(b.gep(brow, [ir.Constant(_I64, W * v)]), _VEC.as_pointer()), align=4)
             for v in range(2)]
-    mask = ir.Constant(ir.VectorType(ir.IntType(32), 16), [0] * 16)
+    mask = ir.Constant(ir.VectorType(ir.IntType(32), W), [0] * W)
     new = []
     for r in range(mr):
         scalar = b.load(b.gep(arow, [b.mul(rsa, ir.Constant(_I64, r))]), align=4)
@@ -83,7 +97,7 @@ def _define(module, mr):
     for r in range(mr):
         crow = b.gep(c0, [b.mul(ldc, ir.Constant(_I64, r))])
         for v in range(2):
-            ptr = b.bitcast(b.gep(crow, [ir.Constant(_I64, 16 * v)]), _VEC.as_pointer())
+            ptr = b.bitcast(b.gep(crow, [ir.Constant(_I64, W * v)]), _VEC.as_pointer())
             # Read C only when asked: a fresh output may hold NaN garbage (0 * NaN = NaN).
             with b.if_then(keep):
                 b.store(b.fadd(final[2 * r + v], b.load(ptr, align=4)), ptr, align=4)
@@ -105,7 +119,7 @@ def _micro_intrinsic(mr):
     return micro
 
 
-_MICRO = [_micro_intrinsic(r) for r in range(1, MR + 1)]
+_MICRO = [_micro_intrinsic(r) for r in range(1, 9)]  # _micro below calls up to MR of them
 _m1, _m2, _m3, _m4, _m5, _m6, _m7, _m8 = _MICRO
 
 
@@ -152,26 +166,33 @@ def sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc):
     for p0 in range(0, k, KC):
         kc = min(KC, k - p0)
         add_c = 0 if (beta == 0.0 and p0 == 0) else 1
-        for j0 in range(0, n, NR):
-            nr = min(NR, n - j0)
-            if tb == NO_TRANS and nr == NR:
-                pb, bld = b + 4 * (p0 * ldb + j0), ldb
-            else:
-                _pack(bv, tb, ldb, p0, kc, j0, nr, panel)
-                pb, bld = panel.ctypes.data, NR
-            for i in range(0, m, MR):
-                mr = min(MR, m - i)
-                pa = a + 4 * (i * rsa + p0 * csa)
-                if nr == NR:
-                    _micro(mr, kc, pa, rsa, csa, pb, bld, c + 4 * (i * ldc + j0), ldc, add_c)
+        for i0 in range(0, m, MC):
+            for j0 in range(0, n, NR):
+                nr = min(NR, n - j0)
+                if tb == NO_TRANS and nr == NR:
+                    pb, bld = b + 4 * (p0 * ldb + j0), ldb
                 else:
-                    _micro(mr, kc, pa, rsa, csa, pb, bld, tile.ctypes.data, NR, 0)
-                    for r in range(mr):
-                        row = (i + r) * ldc + j0
-                        if add_c:
-                            cv[row:row + nr] += tile[r * NR:r * NR + nr]
-                        else:
-                            cv[row:row + nr] = tile[r * NR:r * NR + nr]
+                    _pack(bv, tb, ldb, p0, kc, j0, nr, panel)
+                    pb, bld = panel.ctypes.data, NR
+                _rows(i0, min(i0 + MC, m), kc, a, rsa, csa, p0, pb, bld, c, ldc, j0, nr, add_c, cv, tile)
+
+
+@njit(cache=True, inline="always")
+def _rows(i0, i1, kc, a, rsa, csa, p0, pb, bld, c, ldc, j0, nr, add_c, cv, tile):
+    """Rows i0..i1 of one NR-column strip of C, MR at a time."""
+    for i in range(i0, i1, MR):
+        mr = min(MR, i1 - i)
+        pa = a + 4 * (i * rsa + p0 * csa)
+        if nr == NR:
+            _micro(mr, kc, pa, rsa, csa, pb, bld, c + 4 * (i * ldc + j0), ldc, add_c)
+        else:  # a ragged strip: through a full tile, then its valid columns
+            _micro(mr, kc, pa, rsa, csa, pb, bld, tile.ctypes.data, NR, 0)
+            for r in range(mr):
+                row = (i + r) * ldc + j0
+                if add_c:
+                    cv[row:row + nr] += tile[r * NR:r * NR + nr]
+                else:
+                    cv[row:row + nr] = tile[r * NR:r * NR + nr]
 
 
 @njit(cache=True, inline="always")
