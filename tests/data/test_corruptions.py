@@ -215,3 +215,17 @@ def test_frequency_split():
     np.testing.assert_allclose(C.high_pass(board28, 1), board28, atol=1e-12)
     hp = C.high_pass(blob, 5)
     assert np.abs(hp - blob.mean()).max() < 0.1 * np.abs(blob - blob.mean()).max()
+
+
+def test_motion_blur_equals_averaged_bilinear_shifts(rng):
+    # the per-image kernels are a shortcut for: read the image at every tap of the streak
+    # (bilinear, edge pixels outside) and average
+    from tinyconv.data import _imageops as ops
+    x = rng.random((4, 2, 12, 15))
+    length = C.SEVERITIES["motion_blur"][3] * 12 / 28
+    angle = np.random.default_rng(9).uniform(0, np.pi, size=(4, 1, 1))
+    n = int(np.ceil(2 * length))
+    rows, cols = ops.pixel_grid(4, 12, 15)
+    want = np.mean([ops.sample_bilinear(x, rows + t * np.sin(angle), cols + t * np.cos(angle), "border")
+                    for t in ((np.arange(n) + 0.5) / n - 0.5) * length], axis=0)
+    np.testing.assert_allclose(C.motion_blur(x, 4, seed=9), np.clip(want, 0, 1), atol=1e-12)

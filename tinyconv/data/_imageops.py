@@ -43,6 +43,42 @@ def correlate2d(x: np.ndarray, kernel: np.ndarray) -> np.ndarray:
     return out
 
 
+def correlate2d_per_image(x: np.ndarray, kernels: np.ndarray) -> np.ndarray:
+    """Same-size 2-D correlation of image n of x (N, C, H, W) with its own kernels[n] (N, kh, kw),
+    edge padding (PyTorch's "replicate"). Sparse kernels are cheap: each tap offset touches only
+    the images whose kernel is non-zero there."""
+    n, _, h, w = x.shape
+    kh, kw = kernels.shape[1:]
+    xp = np.pad(x, ((0, 0), (0, 0), (kh // 2, kh // 2), (kw // 2, kw // 2)), mode="edge")
+    out = np.zeros_like(x)
+    for i in range(kh):
+        for j in range(kw):
+            hit = np.flatnonzero(kernels[:, i, j])
+            if hit.size == n:
+                out += kernels[:, i, j, None, None, None] * xp[:, :, i:i + h, j:j + w]
+            elif hit.size:
+                out[hit] += kernels[hit, i, j, None, None, None] * xp[hit, :, i:i + h, j:j + w]
+    return out
+
+
+def line_kernels(dy: np.ndarray, dx: np.ndarray) -> np.ndarray:
+    """(N, k, k) kernels, k = 2 * max|offset| + 3: kernel n averages bilinear reads at the
+    offsets (dy[n, t], dx[n, t]) (N, T), i.e. correlating with it equals averaging the image
+    sampled bilinearly at every pixel + offset (each read splits over 4 integer offsets)."""
+    n, taps = dy.shape
+    r = int(np.ceil(max(np.abs(dy).max(), np.abs(dx).max()))) + 1
+    kernels = np.zeros((n, 2 * r + 1, 2 * r + 1))
+    y0, x0 = np.floor(dy), np.floor(dx)
+    fy, fx = dy - y0, dx - x0
+    img = np.repeat(np.arange(n), taps)
+    for oy, wy in ((0, 1 - fy), (1, fy)):
+        for ox, wx in ((0, 1 - fx), (1, fx)):
+            rows = (y0 + oy + r).astype(np.int64).ravel()
+            cols = (x0 + ox + r).astype(np.int64).ravel()
+            np.add.at(kernels, (img, rows, cols), (wy * wx).ravel() / taps)
+    return kernels
+
+
 def gaussian_filter(x: np.ndarray, sigma: float) -> np.ndarray:
     """Separable Gaussian blur of every plane (last two axes), reflect padding."""
     k = gaussian_kernel1d(sigma)

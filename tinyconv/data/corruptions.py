@@ -155,17 +155,14 @@ def defocus_blur(x, radius, rng, scale):
 def motion_blur(x, length, rng, scale):
     """Camera shake: the average along a straight streak of `length` pixels centred on each
     pixel, in a direction drawn per image."""
-    angle = rng.uniform(0, np.pi, size=(x.shape[0], 1, 1))
+    angle = rng.uniform(0, np.pi, size=(x.shape[0], 1))
     length = length * scale
-    rows, cols = ops.pixel_grid(*x.shape[:1], *x.shape[2:])
     # taps at most half a pixel apart (bilinear reads between them leave no gaps), at the
     # midpoints of equal pieces of the streak, so their spread is the streak's (L^2 / 12)
     n = int(np.ceil(2 * length))
     steps = ((np.arange(n) + 0.5) / n - 0.5) * length
-    out = np.zeros_like(x)
-    for t in steps:
-        out += ops.sample_bilinear(x, rows + t * np.sin(angle), cols + t * np.cos(angle), "border")
-    return out / len(steps)
+    kernels = ops.line_kernels(steps * np.sin(angle), steps * np.cos(angle))
+    return ops.correlate2d_per_image(x, kernels)
 
 
 @_corruption(0.4, 0.3, 0.2, 0.1, 0.05)
