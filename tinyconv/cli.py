@@ -140,6 +140,8 @@ def build_parser():
     _add_robustness(sub)
     from .cli_distill import add_parser as _add_distill
     _add_distill(sub)
+    from .cli_prune import add_parser as _add_prune
+    _add_prune(sub)
     return p
 
 
