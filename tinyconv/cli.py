@@ -142,6 +142,8 @@ def build_parser():
     _add_distill(sub)
     from .cli_prune import add_parser as _add_prune
     _add_prune(sub)
+    from .cli_quantize import add_parser as _add_quantize
+    _add_quantize(sub)
     return p
 
 

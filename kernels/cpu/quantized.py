@@ -17,23 +17,34 @@ def _shifted(x, zero_point, padding):
 
 
 @njit(parallel=True, cache=True)
-def _conv(xs, w, bias, sh, sw, out):
+def _conv(xs, w, bias, kh, kw, sh, sw, out):
+    """One sample per thread: its columns (C*kh*kw rows of OH*OW shifted inputs), then every
+    output row as a sum of weight * column row: long contiguous int32 loops that vectorise."""
     n_batch, n_in = xs.shape[0], xs.shape[1]
-    n_out, kh, kw = w.shape[0], w.shape[2], w.shape[3]
+    n_out, n_k = w.shape
     oh_n, ow_n = out.shape[2], out.shape[3]
     for n in prange(n_batch):
+        cols = np.empty((n_k, oh_n * ow_n), np.int32)
+        r = 0
+        for c in range(n_in):
+            for i in range(kh):
+                for j in range(kw):
+                    dst = cols[r]
+                    for oh in range(oh_n):
+                        src = xs[n, c, oh * sh + i]
+                        for ow in range(ow_n):
+                            dst[oh * ow_n + ow] = src[ow * sw + j]
+                    r += 1
+        acc = out[n].reshape(n_out, oh_n * ow_n)
         for o in range(n_out):
-            acc = out[n, o]
-            acc[:, :] = bias[o]
-            for c in range(n_in):
-                for i in range(kh):
-                    for j in range(kw):
-                        wv = w[o, c, i, j]
-                        for oh in range(oh_n):
-                            row = xs[n, c, oh * sh + i]
-                            dst = acc[oh]
-                            for ow in range(ow_n):
-                                dst[ow] += wv * row[ow * sw + j]
+            row = acc[o]
+            row[:] = bias[o]
+            for r in range(n_k):
+                wv = w[o, r]
+                if wv != 0:  # pruned or tiny weights cost nothing
+                    col = cols[r]
+                    for k in range(row.size):
+                        row[k] += wv * col[k]
     return out
 
 
@@ -45,7 +56,8 @@ def conv2d_int8(x, x_zero_point, w, bias, stride, padding):
     ow = (xs.shape[3] - kw) // sw + 1
     b = np.zeros(w.shape[0], np.int32) if bias is None else np.ascontiguousarray(bias, np.int32)
     out = np.empty((x.shape[0], w.shape[0], oh, ow), np.int32)
-    return _conv(xs, np.ascontiguousarray(w, np.int32), b, sh, sw, out)
+    w2 = np.ascontiguousarray(w.reshape(w.shape[0], -1), np.int32)  # rows ordered (c, i, j) like the columns
+    return _conv(xs, w2, b, kh, kw, sh, sw, out)
 
 
 @njit(parallel=True, cache=True)
