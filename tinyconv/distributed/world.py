@@ -75,8 +75,10 @@ def _abort_on_uncaught(world):
 
 
 def _explain_launcher_stop(mpi_group):
-    """When one rank dies, the launcher (MPICH's hydra) terminates the others with SIGTERM and
-    names only a PID; each survivor says which rank is gone before it exits."""
+    """When one rank dies, a launcher that stops the others with SIGTERM and a grace period
+    (Open MPI's, Slurm's) names only a PID; each survivor says which rank is gone before it
+    exits. MPICH's hydra sends SIGTERM and SIGKILL back to back, so no Python handler runs
+    there: it names the dead PID, which the CLI's first lines list per rank."""
     import signal
     import sys
 
