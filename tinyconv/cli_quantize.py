@@ -8,7 +8,6 @@ it) and DIR/quantize.json: size, accuracy on the held-out images and time per ba
 int8 (and int4), and the noise model's predicted vs measured SNR per layer."""
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import time
@@ -17,27 +16,19 @@ from pathlib import Path
 import numpy as np
 
 
-def _count(minimum):
-    def parse(text):
-        v = int(text)
-        if v < minimum:
-            raise argparse.ArgumentTypeError(f"must be an int >= {minimum}, got {text}")
-        return v
-    return parse
-
-
 def add_parser(sub):
+    from .cli import _non_negative, _positive  # the shared argument checks (cli imports us lazily)
     p = sub.add_parser("quantize", help="post-training int8 / int4 quantization of a LeNet-5 checkpoint")
     p.add_argument("checkpoint", help="checkpoint.npz written by `tinyconv train lenet5` (or its folder)")
     p.add_argument("--bits", type=int, choices=[8, 4], default=8,
                    help="weight bits (activations are always int8); 4 also reports int8 for comparison")
-    p.add_argument("--calibration", type=_count(1), default=512, help="training images that set the activation ranges")
+    p.add_argument("--calibration", type=_positive(int), default=512, help="training images that set the activation ranges")
     p.add_argument("--observer", choices=["minmax", "percentile"], default="minmax")
     p.add_argument("--percentile", type=float, default=99.99, help="with --observer percentile")
-    p.add_argument("--batch-size", type=_count(1), default=256, help="batch whose inference time is reported")
+    p.add_argument("--batch-size", type=_positive(int), default=256, help="batch whose inference time is reported")
     p.add_argument("--data", choices=["mnist5k", "mnist"], default="mnist5k")
     p.add_argument("--data-dir", default=None, help="folder with the MNIST IDX .gz files (--data mnist)")
-    p.add_argument("--seed", type=_count(0), default=0, help="which training images calibrate")
+    p.add_argument("--seed", type=_non_negative(int), default=0, help="which training images calibrate")
     p.add_argument("--out", default=None, help="output folder (default: int<bits> beside the checkpoint)")
     p.set_defaults(func=cmd_quantize)
 
