@@ -283,6 +283,8 @@ for rows, label, colour in [(snr8, "int8, minmax", "C0"), (snr8p, "int8, percent
     ax.plot(pos, [r["measured_db"] for r in rows], "-", color=colour, marker="o", label=f"{label}: measured")
 ax.set_xticks(pos, [r["name"] for r in snr8])
 ax.set(ylabel="SNR (dB)", title="Quantization noise through LeNet-5: additive-noise model vs measurement")
+low = min(r["measured_db"] for r in snr4)
+ax.set_ylim(low - 12, None)  # room for the legend under the curves
 ax.legend(fontsize=7, ncol=3, loc="lower center")
 ax.grid(alpha=0.3)
 fig.tight_layout()
@@ -306,7 +308,7 @@ print(f"int8 -> int4 weights costs {snr8[-1]['measured_db'] - snr4[-1]['measured
 # 4 bits the weights are stored packed two per byte, above that one per byte):
 
 # %%
-bits_list = [2, 3, 4, 5, 6, 8]
+bits_list = [2, 3, 4, 5, 6, 7, 8]
 sweep = []
 for b in bits_list:
     qb = Q.quantize_static(model, x_cal, observer="minmax", weight_bits=b)
