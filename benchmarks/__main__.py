@@ -189,8 +189,13 @@ def main(argv=None):
     probes = [{"runner": w["runner"], "round": w["round"], "at": at, **w[f"probe_{at}"]}
               for w in workers for at in ("start", "end")]
     probe_gflops = statistics.median(p["gflops"] for p in probes) if probes else None
+    own = [w["tinyconv_gemm_probe"]["gflops"] for w in workers if "tinyconv_gemm_probe" in w]
+    own_gflops = statistics.median(own) if own else None
     rows = aggregate(cases, runners, workers, probe_gflops)
     text = report.table(rows, probe_gflops)
+    if own_gflops:
+        text += (f"\ntinyconv's own GEMM (numba workers, the same 2048^3 product): {own_gflops:.0f} GFLOP/s"
+                 f" = {own_gflops / probe_gflops:.2f}x the NumPy probe\n")
     print()
     print(text)
     stem = Path(args.out) / (args.name or f"{args.device}-{args.suite}{'-quick' if args.quick else ''}")
@@ -200,6 +205,7 @@ def main(argv=None):
                             "budget_s": args.budget, "quick": args.quick, "thread_pinning": "none",
                             "import_order": "numpy first", "threads": "library defaults"},
                "sgemm_probe": {"median_gflops": probe_gflops, "readings": probes},
+               "tinyconv_gemm_probe": {"median_gflops": own_gflops, "readings": own},
                "workers": [{k: v for k, v in w.items() if k not in ("results", "probe_start", "probe_end")}
                            for w in workers],
                "failures": failures, "wall_seconds": time.perf_counter() - t_start,

@@ -31,7 +31,8 @@ import numpy as np
 
 # environment variables that change how the thread pools behave; recorded with every worker
 THREAD_ENV = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "OPENBLAS_NUM_THREADS", "OPENBLAS_THREAD_TIMEOUT",
-              "MKL_NUM_THREADS", "NUMBA_NUM_THREADS", "NUMBA_THREADING_LAYER", "TINYCONV_BACKEND")
+              "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+              "NUMBA_THREADING_LAYER", "TINYCONV_BACKEND")
 
 
 def sgemm_probe(n=2048, repeat=5) -> dict:
@@ -43,6 +44,22 @@ def sgemm_probe(n=2048, repeat=5) -> dict:
     for _ in range(repeat):
         t0 = time.perf_counter()
         a @ b
+        times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return {"n": n, "repeat": repeat, "median_ms": med * 1e3, "gflops": 2 * n ** 3 / med / 1e9}
+
+
+def tinyconv_gemm_probe(n=2048, repeat=5) -> dict:
+    """The same n^3 float32 GEMM through tinyconv's own kernel, as the numba backend runs it (the
+    linear layer's forward: column blocks over Numba's threads). NumPy's BLAS may be held to
+    narrower kernels than the CPU has (OPENBLAS_CORETYPE), so both probes are recorded."""
+    from tinyconv.kernels.cpu.linear import linear_forward
+    a = np.random.default_rng(0).standard_normal((n, n), dtype=np.float32)
+    linear_forward(a, a, None)
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        linear_forward(a, a, None)
         times.append(time.perf_counter() - t0)
     med = statistics.median(times)
     return {"n": n, "repeat": repeat, "median_ms": med * 1e3, "gflops": 2 * n ** 3 / med / 1e9}

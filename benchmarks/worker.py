@@ -70,6 +70,8 @@ def run(args):
         print(f"[{args.runner}] {case.name}: {timed['median_ms']:.2f} ms", file=sys.stderr, flush=True)
     out.update(runner_info(args.runner), affinity_at_end=harness.affinity(),
                threads_at_end=harness.threads_now(), probe_end=harness.sgemm_probe(), results=results)
+    if args.runner == "numba":
+        out["tinyconv_gemm_probe"] = harness.tinyconv_gemm_probe()
     return out
 
 

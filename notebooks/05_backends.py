@@ -156,19 +156,24 @@ print(f"numba im2col / numpy im2col: {live['numba im2col'] / live['numpy im2col'
 
 # %% [markdown]
 # What decides these numbers? The im2col path spends most of its time in one large matrix
-# multiply, $(O) \times (C k^2) \cdot (C k^2) \times (OH \cdot OW)$ per image, which runs in the
-# vendor BLAS close to the machine's peak. What differs between the NumPy and Numba im2col rows is
-# everything around the GEMM: building the columns, the reshapes, the bias add.
+# multiply, $(O) \times (C k^2) \cdot (C k^2) \times (OH \cdot OW)$ per image. The NumPy reference
+# hands it to the BLAS NumPy ships (OpenBLAS); the Numba flavour runs tinyconv's own GEMM
+# (`kernels/cpu/_sgemm.py`): a micro-kernel that keeps an 8 x 32 tile of the output in 16 vector
+# registers while it streams through the reduction, compiled by LLVM for the widest vectors the
+# CPU has. OpenBLAS picks its kernels when it loads and can be told to use narrower ones
+# (`OPENBLAS_CORETYPE`); the development machine's environment holds it to 8-float AVX2 kernels
+# on an AVX-512 CPU, where ours runs up to twice as fast. Around the GEMM, the rows differ in
+# building the columns, the reshapes and the bias add.
 #
 # The two `direct` rows are different animals. The NumPy reference's direct algorithm adds one
 # strided slice of the input per kernel tap, weighted by that tap's weights (a small product over
 # channels), so it also spends its time in BLAS-backed products. The Numba `direct` kernel never
 # materialises a patch matrix: for stride 1 it indexes outputs on a "wide" grid (row pitch = the
 # padded input width), so every tap is one long vectorised multiply-add over the padded plane. It
-# saves memory, but compiled loops cannot match a tuned GEMM on a reduction of $C k^2 = 2304$; they
-# only win where the reduction is tiny. `algo="auto"` (`tinyconv.ops.conv.choose_algo`) therefore
-# takes im2col for every forward pass and direct only for the backward of kernels that see at most
-# 32 input values (LeNet-5's conv1: 25), both measured.
+# saves memory, but compiled loops cannot match a register-blocked GEMM on a reduction of
+# $C k^2 = 2304$, and since tinyconv's own GEMM (below) not even on LeNet-5's conv1, whose outputs
+# see only 25 inputs each. `algo="auto"` (`tinyconv.ops.conv.choose_algo`) therefore takes im2col
+# both ways, measured; `direct` stays for the reader and for memory-tight cases.
 #
 # Threads are the other half of the story on a small machine. After a multi-threaded GEMM,
 # OpenBLAS's worker threads busy-wait for more work, and a Numba kernel that runs next would share

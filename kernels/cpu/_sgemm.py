@@ -13,6 +13,8 @@ two vectors of one row of B and broadcasts one element of A per row. A is read i
 through a row and a column stride (so op(A) = A or A^T costs nothing); B must have its NR
 columns contiguous: B itself when not transposed, else an NR-column panel packed once and used
 for every row of C. Columns that do not fill a tile go through a zero-padded panel and tile.
+A B^T with few rows of A (the weight gradients: gy times columns^T) takes a second kernel that
+needs no packing: a 4 x 4 tile of dot products, each a vector accumulator along k.
 """
 from __future__ import annotations
 
@@ -44,16 +46,35 @@ _I64 = ir.IntType(64)
 _VEC = ir.VectorType(_F32, W)
 
 
-def _define(module, mr):
-    """The micro-kernel for `mr` rows as an internal function of `module` (once per module)."""
-    name = f"tinyconv_sgemm_micro_{mr}x{NR}"
-    if name in module.globals:
-        return module.globals[name]
+def _function(module, name, nargs):
+    """(the internal function `name` of `module` taking nargs int64, llvm.fma on vectors); the
+    function has no body yet if it is new."""
     fma_name = f"llvm.fma.v{W}f32"
     fma = module.globals.get(fma_name) or ir.Function(
         module, ir.FunctionType(_VEC, [_VEC, _VEC, _VEC]), name=fma_name)
-    fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_I64] * 9), name=name)
-    fn.linkage = "internal"
+    fn = module.globals.get(name)
+    if fn is None:
+        fn = ir.Function(module, ir.FunctionType(ir.VoidType(), [_I64] * nargs), name=name)
+        fn.linkage = "internal"
+    return fn, fma
+
+
+def _close_loop(b, p, step, count, accs, new, entry, loop, exit_block):
+    """p += step; back to `loop` while p < count. The loop's phis (p, accumulators) start at 0."""
+    p1 = b.add(p, step)
+    b.cbranch(b.icmp_signed("<", p1, count), loop, exit_block)
+    p.add_incoming(ir.Constant(_I64, 0), entry)
+    p.add_incoming(p1, loop)
+    for acc, nxt in zip(accs, new):
+        acc.add_incoming(ir.Constant(_VEC, None), entry)
+        acc.add_incoming(nxt, loop)
+
+
+def _define(module, mr):
+    """The micro-kernel for `mr` rows as an internal function of `module` (once per module)."""
+    fn, fma = _function(module, f"tinyconv_sgemm_micro_{mr}x{NR}", 9)
+    if fn.blocks:
+        return fn
     kc, pa, rsa, csa, pb, ldb, pc, ldc, add_c = fn.args
     entry, loop, done = (fn.append_basic_block(s) for s in ("entry", "loop", "done"))
     b = ir.IRBuilder(entry)
@@ -78,13 +99,7 @@ def _define(module, mr):
                                  ir.Constant(_VEC, ir.Undefined), mask)
         for v in range(2):
             new.append(b.call(fma, [splat, bvec[v], accs[2 * r + v]]))
-    p1 = b.add(p, ir.Constant(_I64, 1))
-    b.cbranch(b.icmp_signed("<", p1, kc), loop, done)
-    p.add_incoming(ir.Constant(_I64, 0), entry)
-    p.add_incoming(p1, loop)
-    for acc, nxt in zip(accs, new):
-        acc.add_incoming(zero, entry)
-        acc.add_incoming(nxt, loop)
+    _close_loop(b, p, ir.Constant(_I64, 1), kc, accs, new, entry, loop, done)
 
     b.position_at_end(done)
     final = []
@@ -105,6 +120,131 @@ def _define(module, mr):
                 b.store(final[2 * r + v], ptr, align=4)
     b.ret_void()
     return fn
+
+
+DOT = 4  # A B^T with both operands contiguous along k: a DOT x DOT tile of dot products
+DOT_MC = 64  # rows of A per pass of the dot tiles (192 KiB at k = 768: L2)
+DOT_MAX_M = 127  # taller A: packing B's panels once pays, the outer-product kernel wins
+
+
+def _hsum(b, v):
+    """The sum of a vector's lanes, pairwise (halves added until one lane is left)."""
+    n = v.type.count
+    while n > 1:
+        n //= 2
+        lo = b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined),
+                              ir.Constant(ir.VectorType(ir.IntType(32), n), list(range(n))))
+        hi = b.shuffle_vector(v, ir.Constant(v.type, ir.Undefined),
+                              ir.Constant(ir.VectorType(ir.IntType(32), n), list(range(n, 2 * n))))
+        v = b.fadd(lo, hi)
+    return b.extract_element(v, ir.Constant(ir.IntType(32), 0))
+
+
+def _define_dot(module):
+    """C[r, q] (+)= sum_p A[r, p] B[q, p] for r < mr, q < nr (both <= DOT): one vector
+    accumulator per dot product over kv (a multiple of W) columns, then, if `tail`, one more
+    vector step from zero-padded copies of the last k % W columns (row stride W). Rows past mr /
+    nr re-read the last valid row (their results are not stored): one kernel for every edge."""
+    fn, fma = _function(module, f"tinyconv_sgemm_dot_{DOT}x{DOT}", 13)
+    if fn.blocks:
+        return fn
+    kv, pa, lda, mr, pb, ldb, nr, pc, ldc, add_c, tail, pat, pbt = fn.args
+    blocks = [fn.append_basic_block(s) for s in ("entry", "loop", "after", "tail", "done")]
+    entry, loop, after, tailb, done = blocks
+    b = ir.IRBuilder(entry)
+    fptr = _F32.as_pointer()
+    c0 = b.inttoptr(pc, fptr)
+    one, width = ir.Constant(_I64, 1), ir.Constant(_I64, W)
+
+    def rows(base, ld, count):
+        start = b.inttoptr(base, fptr)
+        out = []
+        for r in range(DOT):
+            idx = b.select(b.icmp_signed("<", ir.Constant(_I64, r), count), ir.Constant(_I64, r),
+                           b.sub(count, one))
+            out.append(b.gep(start, [b.mul(idx, ld)]))
+        return out
+    arows, brows = rows(pa, lda, mr), rows(pb, ldb, nr)
+    atail, btail = rows(pat, width, mr), rows(pbt, width, nr)
+    zero = ir.Constant(_VEC, None)
+    b.cbranch(b.icmp_signed(">", kv, ir.Constant(_I64, 0)), loop, after)
+
+    def step(at, p):
+        load = lambda row: b.load(b.bitcast(b.gep(row, [p]), _VEC.as_pointer()), align=4)
+        av, bv = [load(r) for r in at[0]], [load(r) for r in at[1]]
+        return [b.call(fma, [av[r], bv[q], accs[r * DOT + q]]) for r in range(DOT) for q in range(DOT)]
+
+    def merge(sources):
+        out = []
+        for i in range(DOT * DOT):
+            phi = b.phi(_VEC)
+            for values, block in sources:
+                phi.add_incoming(values[i] if values is not None else zero, block)
+            out.append(phi)
+        return out
+
+    b.position_at_end(loop)
+    p = b.phi(_I64)
+    accs = [b.phi(_VEC) for _ in range(DOT * DOT)]
+    new = step((arows, brows), p)
+    _close_loop(b, p, width, kv, accs, new, entry, loop, after)
+
+    b.position_at_end(after)
+    accs = merge([(None, entry), (new, loop)])
+    b.cbranch(b.icmp_signed("!=", tail, ir.Constant(_I64, 0)), tailb, done)
+    b.position_at_end(tailb)
+    tailed = step((atail, btail), ir.Constant(_I64, 0))
+    b.branch(done)
+
+    b.position_at_end(done)
+    final = merge([(accs, after), (tailed, tailb)])
+    keep = b.icmp_signed("!=", add_c, ir.Constant(_I64, 0))
+    for r in range(DOT):
+        for q in range(DOT):
+            total = _hsum(b, final[r * DOT + q])
+            inside = b.and_(b.icmp_signed("<", ir.Constant(_I64, r), mr),
+                            b.icmp_signed("<", ir.Constant(_I64, q), nr))
+            with b.if_then(inside):
+                ptr = b.gep(c0, [b.add(b.mul(ldc, ir.Constant(_I64, r)), ir.Constant(_I64, q))])
+                with b.if_else(keep) as (then, otherwise):
+                    with then:
+                        b.store(b.fadd(total, b.load(ptr, align=4)), ptr, align=4)
+                    with otherwise:
+                        b.store(total, ptr, align=4)
+    b.ret_void()
+    return fn
+
+
+@intrinsic
+def _dot(typingctx, kv, pa, lda, mr, pb, ldb, nr, pc, ldc, add_c, tail, pat, pbt):
+    sig = types.void(*([types.int64] * 13))
+
+    def codegen(context, builder, signature, args):
+        fn = _define_dot(builder.module)
+        builder.call(fn, [builder.sext(x, _I64) if x.type.width < 64 else x for x in args])
+    return sig, codegen
+
+
+@njit(cache=True)
+def _sgemm_nt(m, n, k, a, lda, b, ldb, add_c, c, ldc):
+    """C (+)= A B^T, both row-major with k contiguous: DOT x DOT tiles of vector dot products.
+    No packing (small-M gradient GEMMs would spend more time packing than multiplying); only the
+    last k % W columns are copied, zero-padded to one vector per row."""
+    kv = k - k % W
+    tail = 1 if kv < k else 0
+    at, bt = np.zeros((m, W), np.float32), np.zeros((n, W), np.float32)
+    if tail:
+        av, bv = _view(a, m * lda), _view(b, n * ldb)
+        for r in range(m):
+            at[r, :k - kv] = av[r * lda + kv:r * lda + k]
+        for q in range(n):
+            bt[q, :k - kv] = bv[q * ldb + kv:q * ldb + k]
+    for i0 in range(0, m, DOT_MC):  # DOT_MC rows of A stay in L2 while all of B streams by
+        for j in range(0, n, DOT):
+            for i in range(i0, min(i0 + DOT_MC, m), DOT):
+                _dot(kv, a + 4 * i * lda, lda, min(DOT, m - i), b + 4 * j * ldb, ldb,
+                     min(DOT, n - j), c + 4 * (i * ldc + j), ldc, add_c, tail, at[i:].ctypes.data,
+                     bt[j:].ctypes.data)
 
 
 def _micro_intrinsic(mr):
@@ -159,6 +299,9 @@ def sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc):
             for i in range(m):
                 cv[i * ldc:i * ldc + n] = 0.0
         return
+    if ta == NO_TRANS and tb == TRANS and m <= DOT_MAX_M:
+        _sgemm_nt(m, n, k, a, lda, b, ldb, 0 if beta == 0.0 else 1, c, ldc)
+        return
     rsa, csa = (lda, 1) if ta == NO_TRANS else (1, lda)
     bv = _view(b, (k * ldb) if tb == NO_TRANS else (n * ldb))
     panel = np.empty(KC * NR, np.float32)
@@ -169,7 +312,7 @@ def sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc):
         for i0 in range(0, m, MC):
             for j0 in range(0, n, NR):
                 nr = min(NR, n - j0)
-                if tb == NO_TRANS and nr == NR:
+                if nr == NR and tb == NO_TRANS:
                     pb, bld = b + 4 * (p0 * ldb + j0), ldb
                 else:
                     _pack(bv, tb, ldb, p0, kc, j0, nr, panel)
@@ -197,18 +340,17 @@ def _rows(i0, i1, kc, a, rsa, csa, p0, pb, bld, c, ldc, j0, nr, add_c, cv, tile)
 
 @njit(cache=True, inline="always")
 def _pack(bv, tb, ldb, p0, kc, j0, nr, panel):
-    """B[p0:p0+kc, j0:j0+nr] into a kc x 32 panel, zero-padded past column nr."""
+    """op(B)[p0:p0+kc, j0:j0+nr] into a kc x NR panel, zero-padded past column nr."""
     if tb == NO_TRANS:
         for p in range(kc):
             panel[p * NR:p * NR + nr] = bv[(p0 + p) * ldb + j0:(p0 + p) * ldb + j0 + nr]
-            panel[p * NR + nr:(p + 1) * NR] = 0.0
-    else:  # read each row of B^T once, contiguously; the scattered writes stay in L1
+    else:  # read each row of B once, contiguously; the scattered writes stay in L1
         for j in range(nr):
             src = bv[(j0 + j) * ldb + p0:(j0 + j) * ldb + p0 + kc]
             for p in range(kc):
                 panel[p * NR + j] = src[p]
-        for p in range(kc):
-            panel[p * NR + nr:(p + 1) * NR] = 0.0
+    for p in range(kc):
+        panel[p * NR + nr:(p + 1) * NR] = 0.0
 
 
 @intrinsic

@@ -14,7 +14,8 @@ and every thread gets the same number of items.
 direct path. No columns: stride 1 sweeps each kernel tap as one long vectorised multiply-add
 (forward, grad input) or dot product (grad weight) over a padded plane; other strides find, per
 tap, the outputs whose input lies inside the image once (`valid_range`) and loop over them
-without a test. It wins only where C/groups*kh*kw is tiny (see tinyconv.ops.conv.choose_algo).
+without a test. It needs no column scratch; im2col is faster on every layer measured
+(see tinyconv.ops.conv.choose_algo).
 """
 import functools
 
