@@ -26,6 +26,7 @@ def test_quantize_bits4_writes_model_and_table(checkpoint, capsys):
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert "int4 (int8 activations)" in printed and "predicted SNR" in printed
+    assert (out / "quantize.txt").read_text().splitlines()[0] == printed.splitlines()[1]
     report = json.loads((out / "quantize.json").read_text())
     assert [r["model"] for r in report["table"]] == ["fp32", "int8", "int4 (int8 activations)"]
     fp32, int8, int4 = report["table"]

@@ -4,8 +4,9 @@ post-training static quantization of a `tinyconv train lenet5` checkpoint (tinyc
 Calibrates activation ranges on --calibration training images, converts to the integer-only
 model (int8 activations, per-channel symmetric int8 weights, or int4 weights with --bits 4) and
 writes DIR/quantized.npz (`tinyconv.save` format; `tinyconv.quantization.load_quantized` reads
-it) and DIR/quantize.json: size, accuracy on the held-out images and time per batch for fp32,
-int8 (and int4), and the noise model's predicted vs measured SNR per layer."""
+it), DIR/quantize.json and the printed table in DIR/quantize.txt: size, accuracy on the held-out
+images and time per batch for fp32, int8 (and int4), and the noise model's predicted vs measured
+SNR per layer."""
 from __future__ import annotations
 
 import json
@@ -114,5 +115,7 @@ def cmd_quantize(args):
     os.replace(tmp, out / "quantize.json")
     print(f"{path}: {args.observer} calibration on {args.calibration} training images, "
           f"{len(y_test)} held-out images, backend {tc.get_backend()}")
-    print(format_table(rows, snr))
-    print(f"wrote {out}/quantized.npz and {out}/quantize.json")
+    table = format_table(rows, snr)
+    (out / "quantize.txt").write_text(table + "\n")
+    print(table)
+    print(f"wrote {out}/quantized.npz, {out}/quantize.json and {out}/quantize.txt (the table)")
