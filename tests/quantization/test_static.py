@@ -146,6 +146,7 @@ def test_sequential_with_padding_and_stride():
     logits = q(x).numpy()
     np.testing.assert_array_equal(logits, q.reference_forward(x).numpy())
     assert (logits >= 0).all()
+    assert "conv weight (4, 2, 3, 3) int8 + relu" in repr(q) and "linear weight (5, 16) int8 + relu" in repr(q)
     with tc.no_grad():
         ref = model(tc.tensor(x)).numpy()
     assert np.abs(logits - ref).max() < 0.05 * np.abs(ref).max()

@@ -115,6 +115,22 @@ class QuantizedModel:
         self.input_scale, self.input_zero_point = float(input_scale), int(input_zero_point)
         self.layers, self.weight_bits = layers, int(weight_bits)
 
+    def __repr__(self):
+        lines = [f"QuantizedModel(weight_bits={self.weight_bits}, input scale={self.input_scale:.6g} "
+                 f"zero_point={self.input_zero_point}"]
+        for layer in self.layers:
+            kind = layer["kind"]
+            if kind in ("conv", "linear"):
+                out = (f"-> scale={layer['out_scale']:.6g} zero_point={layer['out_zero_point']}"
+                       if "out_scale" in layer else "-> logits (int32 accumulator x scale)")
+                lines.append(f"  {kind} weight {tuple(layer['weight'].shape)} int{self.weight_bits}"
+                             f"{' + relu' if layer.get('relu') else ''} {out}")
+            elif kind == "maxpool":
+                lines.append(f"  maxpool kernel_size={layer['kernel_size']} stride={layer['stride']}")
+            else:
+                lines.append("  flatten")
+        return "\n".join(lines) + ")"
+
     # -- inference ------------------------------------------------------------------------------
     def quantize_input(self, x) -> np.ndarray:
         a = x.numpy() if isinstance(x, Tensor) else np.asarray(x)
