@@ -6,8 +6,10 @@ import pytest
 import tinyconv as tc
 import tinyconv.nn.functional as F
 from tinyconv import data, models, nn, optim
+from tinyconv.kernels.cpu import quantized as cpu_kernels
 from tinyconv.quantization import (load_quantized, pack_int4, quantize_static, snr_per_layer,
                                    unpack_int4)
+from tinyconv.quantization.static import float_requantize
 
 TRANSFORM = data.Compose([data.Pad(2), data.Normalize(data.MNIST_MEAN, data.MNIST_STD)])
 
@@ -150,3 +152,17 @@ def test_sequential_with_padding_and_stride():
     with tc.no_grad():
         ref = model(tc.tensor(x)).numpy()
     assert np.abs(logits - ref).max() < 0.05 * np.abs(ref).max()
+
+
+def test_float_requantization_is_exact_at_every_shift():
+    # the float64 reference against the integer kernel where rounding decides: acc * M0 just
+    # below, at and above the half-way points 2**(s-1) and 3 * 2**(s-1), for every shift
+    rng = np.random.default_rng(0)
+    for s in range(1, 63):
+        m0 = int(rng.integers(2**30, 2**31))
+        targets = [2**(s - 1) + d for d in (-2, -1, 0, 1, 2)] + [3 * 2**(s - 1) + d for d in (-1, 0, 1)]
+        accs = sorted({t // m0 + e for t in targets for e in (-1, 0, 1)} | {-(t // m0) for t in targets})
+        acc = np.array([a for a in accs if abs(a) * m0 < 2**53], np.int64).reshape(1, 1, -1)
+        want = cpu_kernels.requantize(acc.astype(np.int32), np.array([m0]), np.array([s]), 3, -128, 127)
+        got = float_requantize(acc.astype(np.float64), np.array([m0]), np.array([s]), 3, -128, 127)
+        np.testing.assert_array_equal(got, want.astype(np.float64), err_msg=f"shift {s}")

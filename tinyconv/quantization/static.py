@@ -175,9 +175,11 @@ class QuantizedModel:
 
         Each conv/linear runs F.conv2d / F.linear in float64 on (q - z) and the int8 weights as
         floats: every product and partial sum is an integer below 2**53, so the result is the
-        exact accumulator whatever the summation order. Requantization is floor(acc * M + 1/2)
-        with M = M0 * 2**-s, a float64 that is exact; the product acc * M is exact while
-        |acc| * M0 < 2**52 (checked: an accumulator that large raises instead of rounding)."""
+        exact accumulator whatever the summation order. Requantization rounds y = acc * M half
+        up, with M = M0 * 2**-s a float64 that is exact: y itself is exact while |acc| * M0 < 2**53
+        (checked: a larger accumulator raises instead of rounding), and so are floor(y) and the
+        fraction y - floor(y) (it keeps a subset of y's bits), so `floor(y) + (fraction >= 1/2)`
+        is the exact rounding, with no sum to round."""
         h = Tensor(self.quantize_input(x).astype(np.float64))
         with no_grad():
             for layer in self.layers:
@@ -190,15 +192,9 @@ class QuantizedModel:
                            else F.linear(xs, w, b)).numpy()
                     if "multiplier" not in layer:
                         return _logits(acc, layer)
-                    m0, s = layer["multiplier"], layer["shift"]
-                    if np.abs(acc).max(initial=0) * float(m0.max()) >= 2.0**52:
-                        raise OverflowError("reference_forward: an accumulator too large for exact float64 "
-                                            "requantization")
-                    bshape = (1, -1) + (1,) * (acc.ndim - 2)
-                    mult = (m0.astype(np.float64) * np.exp2(-s.astype(np.float64))).reshape(bshape)
-                    v = np.floor(acc * mult + 0.5) + layer["out_zero_point"]
                     lo = layer["out_zero_point"] if layer["relu"] else ACT_MIN
-                    h = Tensor(np.clip(v, lo, ACT_MAX))
+                    h = Tensor(float_requantize(acc, layer["multiplier"], layer["shift"],
+                                                layer["out_zero_point"], lo, ACT_MAX))
                 elif kind == "maxpool":
                     h = F.max_pool2d(h, layer["kernel_size"], layer["stride"])
                 else:
@@ -259,6 +255,18 @@ class QuantizedModel:
         for d in self.state_dict()["layers"]:
             total += sum(v.nbytes for v in d.values() if isinstance(v, np.ndarray))
         return total + 16  # the input scale and zero point
+
+
+def float_requantize(acc, multiplier, shift, zero_point, qmin, qmax):
+    """The requantize kernel's result computed in float64 (see reference_forward): acc float64
+    holding integers, (N, C, ...); multiplier/shift per channel."""
+    if np.abs(acc).max(initial=0) * float(np.max(multiplier)) >= 2.0**53:
+        raise OverflowError("reference_forward: an accumulator too large for exact float64 requantization")
+    bshape = (1, -1) + (1,) * (acc.ndim - 2)
+    mult = (np.asarray(multiplier, np.float64) * np.exp2(-np.asarray(shift, np.float64))).reshape(bshape)
+    y = acc * mult
+    whole = np.floor(y)
+    return np.clip(whole + (y - whole >= 0.5) + zero_point, qmin, qmax)
 
 
 def _logits(acc, layer):
