@@ -60,9 +60,10 @@ def prune_step(model, count):
 
 
 def prune_and_retrain(model, train_loader, test_loader, target, steps, epochs_per_step,
-                      make_optimizer, log=print, progress=None):
+                      make_optimizer, make_scheduler=None, log=print, progress=None):
     """Prune `model` in `steps` to `target` global sparsity, retraining `epochs_per_step` after
-    each step with a fresh optimizer from make_optimizer(parameters). Returns one row per step
+    each step with a fresh optimizer from make_optimizer(parameters) (and, when given, a
+    scheduler make_scheduler(optimizer) stepped after every epoch). Returns one row per step
     (sparsity, accuracy right after pruning and after retraining, per-layer sparsity)."""
     from .train import fit
     total = sum(_weight(m).size for _, m in prunable(model))
@@ -73,8 +74,10 @@ def prune_and_retrain(model, train_loader, test_loader, target, steps, epochs_pe
         already = max(goal, already)
         pruned_acc = evaluate(model, test_loader)["accuracy"]
         if epochs_per_step:
-            fit(model, make_optimizer(model.parameters()), train_loader, test_loader,
-                epochs_per_step, log=lambda *a, **kw: None, progress=progress)
+            opt = make_optimizer(model.parameters())
+            fit(model, opt, train_loader, test_loader, epochs_per_step, progress=progress,
+                scheduler=None if make_scheduler is None else make_scheduler(opt),
+                log=lambda *a, **kw: None)
         acc = evaluate(model, test_loader)["accuracy"]
         sp = layer_sparsity(model)
         rows.append({"step": k, "sparsity": sp["global"], "accuracy_pruned": pruned_acc,
