@@ -158,8 +158,8 @@ def test_float_requantization_is_exact_at_every_shift():
     # the float64 reference against the integer kernel where rounding decides: acc * M0 just
     # below, at and above the half-way points 2**(s-1) and 3 * 2**(s-1), for every shift
     rng = np.random.default_rng(0)
-    for s in range(1, 63):
-        m0 = int(rng.integers(2**30, 2**31))
+    for s, m0 in [(s, m) for s in range(1, 63) for m in (int(rng.integers(2**30, 2**31)), 2**30, 3 * 2**29)]:
+        # (powers of two in M0 make exact ties acc * M0 == 2**(s-1) reachable)
         targets = [2**(s - 1) + d for d in (-2, -1, 0, 1, 2)] + [3 * 2**(s - 1) + d for d in (-1, 0, 1)]
         accs = sorted({t // m0 + e for t in targets for e in (-1, 0, 1)} | {-(t // m0) for t in targets})
         acc = np.array([a for a in accs if abs(a) * m0 < 2**53], np.int64).reshape(1, 1, -1)
