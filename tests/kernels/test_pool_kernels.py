@@ -157,3 +157,17 @@ def test_max_pool_tie_goes_to_first_in_row_major_order(kernels):
     assert y.item() == 1.0 and argmax.item() == 1  # (0, 1), not (0, 2) nor (1, 0)
     gx = kernels.max_pool2d_backward(np.array([[[[5.0]]]]), argmax, x.shape)
     np.testing.assert_array_equal(gx.ravel(), [0, 5, 0, 0, 0, 0])
+
+
+@given(st.integers(1, 3), st.integers(2, 13), st.integers(2, 13), st.integers(0, 2**32 - 1),
+       st.sampled_from([np.float32, np.float64]))
+def test_max_pool_2x2_stride_2_fast_path_equals_reference(c, h, w, seed, dtype):
+    # the 2x2/2 tournament (kernels/cpu/pool.py::_max_2x2): values from {0, 1, 2} make most
+    # windows tie, odd sizes leave a row/column out, and a NaN plane takes the generic loop
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 3, size=(2, c, h, w)).astype(dtype)
+    x[1, 0, rng.integers(h), rng.integers(w)] = np.nan
+    y, idx = cpu.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    y_ref, idx_ref = ref.max_pool2d_forward(x, (2, 2), (2, 2), (0, 0))
+    np.testing.assert_array_equal(y, y_ref)
+    np.testing.assert_array_equal(idx, idx_ref)
