@@ -6,14 +6,15 @@ Measures
   - peak compute: a float32 GEMM through NumPy's BLAS (4096^2 x 2048, default threads),
   - memory bandwidth: a STREAM-style triad a = b + s*c over arrays far larger than the caches
     (Numba prange, 3 x 4 bytes counted per element, as STREAM does),
-  - the CSR kernel's own compute roof: the same kernel on a cache-resident problem (its axpy
-    inner loop cannot reach GEMM's peak: every multiply-add also loads and stores the output),
+  - the CSR kernel's own compute roof, per layer: the same kernel on a cache-resident problem of
+    the layer's geometry (its axpy inner loops, as long as the batch for linear and an output
+    row for conv, cannot reach GEMM's peak: every multiply-add also loads and stores the output),
 then times dense (tinyconv's numba GEMM kernels) and sparse (kernels/cpu/sparse.py) forward
 passes of LeNet-5- and AlexNet-sized linear and conv layers at 50/80/90/95/98% sparsity.
 
 The model: a kernel takes max(flops / compute roof, bytes / bandwidth). For CSR,
 flops = 2 * nnz * columns and bytes = nnz * (4 value + 4 index) + 8 * (rows + 1) plus the
-activations it reads and writes (a conv's im2col columns written once and read once); the dense
+activations it reads and writes (the direct sparse conv builds no im2col columns); the dense
 kernels get 2 * M * K * columns flops at the GEMM peak and M * K * 4 weight bytes. Predicted
 speed-up = measured dense time / predicted sparse time; the table says whether the measured
 speed-up lies on the same side of 1 (the roof where sparsity starts to pay) as the prediction.
@@ -79,16 +80,27 @@ def probe_bandwidth(n=16 * 2**20):
     return 3 * 4 * n / t
 
 
-def probe_csr_compute():
-    """GFLOP/s of the CSR kernel when nothing has to come from memory: W (256, 256) at half
-    density times x (256, 256), all in L2."""
+def probe_csr_compute(kind, wshape, xshape, conv):
+    """GFLOP/s of the CSR kernel on a cache-resident problem of the layer's own geometry (its
+    inner loops have the layer's lengths: the batch for linear, the output rows for conv) but
+    only a few rows and channels at half density, so nothing has to come from memory."""
     rng = np.random.default_rng(2)
-    w = rng.standard_normal((256, 256)).astype(np.float32)
+    if kind == "linear":
+        w = rng.standard_normal((64, 512)).astype(np.float32)
+        x = rng.standard_normal((xshape[0], 512)).astype(np.float32)
+    else:
+        w = rng.standard_normal((8, 4) + tuple(wshape[2:])).astype(np.float32)
+        x = rng.standard_normal((1, 4) + tuple(xshape[2:])).astype(np.float32)
     w[rng.random(w.shape) < 0.5] = 0
-    csr = CSRMatrix.from_dense(w)
-    x = rng.standard_normal((256, 256)).astype(np.float32)
-    t = best_time(lambda: sparse.csr_matmul(csr.indptr, csr.indices, csr.values, x), budget=0.5)
-    return 2 * csr.nnz * 256 / t
+    csr = CSRMatrix.from_dense(w.reshape(w.shape[0], -1))
+    if kind == "linear":
+        fn = lambda: sparse.sparse_linear_forward(x, csr.indptr, csr.indices, csr.values, None)  # noqa: E731
+    else:
+        fn = lambda: sparse.sparse_conv2d_forward(x, csr.indptr, csr.indices, csr.values, None,  # noqa: E731
+                                                  wshape[2:], conv[0], conv[1], (1, 1))
+    small = (w.shape, x.shape, conv if conv is None else (conv[0], conv[1], 1))
+    _, _, flops, _, _ = layer_model(kind, *small, nnz=csr.nnz)
+    return flops / best_time(fn, budget=0.2)
 
 
 def prune_magnitude(w, s, rng):
@@ -114,13 +126,12 @@ def layer_model(kind, wshape, xshape, conv, nnz):
     oh = (h + 2 * padding[0] - kh) // stride[0] + 1
     ow = (wd + 2 * padding[1] - kw) // stride[1] + 1
     cols = n * oh * ow
-    io = (n * c * h * wd + n * o * oh * ow) * f
-    im2col = 2 * c * kh * kw * cols * f              # written, then read by the product
+    io = (n * c * h * wd + n * o * oh * ow) * f     # input read, output written
     dense_flops = 2 * o * cg * kh * kw * cols
-    return dense_flops, o * cg * kh * kw * f + io, 2 * nnz * cols, nnz * 8 + (o + 1) * 8 + io + im2col, cols
+    return dense_flops, o * cg * kh * kw * f + io, 2 * nnz * cols, nnz * 8 + (o + 1) * 8 + io, cols
 
 
-def measure_layer(name, kind, wshape, xshape, conv, peak, bw, csr_peak, rng):
+def measure_layer(name, kind, wshape, xshape, conv, peak, bw, rng):
     w = (rng.standard_normal(wshape) / np.sqrt(np.prod(wshape[1:]))).astype(np.float32)
     x = rng.standard_normal(xshape).astype(np.float32)
     b = rng.standard_normal(wshape[0]).astype(np.float32)
@@ -130,6 +141,7 @@ def measure_layer(name, kind, wshape, xshape, conv, peak, bw, csr_peak, rng):
         stride, padding, groups = conv
         dense_fn = lambda: dense_conv.conv2d_forward(x, w, b, stride, padding, (1, 1), groups, "im2col")  # noqa: E731
     t_dense = best_time(dense_fn)
+    csr_peak = probe_csr_compute(kind, wshape, xshape, conv)
     df, dbytes, _, _, _ = layer_model(kind, wshape, xshape, conv, 0)
     rows = []
     for s in SPARSITIES:
@@ -148,7 +160,7 @@ def measure_layer(name, kind, wshape, xshape, conv, peak, bw, csr_peak, rng):
                      "sparse_flops": sf, "sparse_bytes": sbytes, "predicted_sparse_s": t_pred,
                      "bound": "compute" if sf / csr_peak >= sbytes / bw else "memory",
                      "predicted_speedup": t_dense / t_pred, "measured_speedup": t_dense / t_sparse,
-                     "dense_predicted_s": max(df / peak, dbytes / bw)})
+                     "dense_predicted_s": max(df / peak, dbytes / bw), "csr_peak_flops": csr_peak})
         rows[-1]["agree"] = (rows[-1]["predicted_speedup"] > 1) == (rows[-1]["measured_speedup"] > 1)
     return rows
 
@@ -157,15 +169,15 @@ def plot(result, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    peak, bw, cpk = result["peak_flops"], result["bandwidth"], result["csr_peak_flops"]
+    peak, bw = result["peak_flops"], result["bandwidth"]
     fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     ai = np.logspace(-2, 3, 200)
     a.loglog(ai, np.minimum(peak, ai * bw) / 1e9, "k-", label=f"GEMM roof ({peak / 1e9:.0f} GFLOP/s, {bw / 1e9:.1f} GB/s)")
-    a.loglog(ai, np.minimum(cpk, ai * bw) / 1e9, "k--", label=f"CSR kernel roof ({cpk / 1e9:.1f} GFLOP/s)")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for i, layer in enumerate(dict.fromkeys(r["layer"] for r in result["rows"])):
         rs = [r for r in result["rows"] if r["layer"] == layer]
         d = rs[0]
+        a.loglog(ai, np.minimum(d["csr_peak_flops"], ai * bw) / 1e9, "--", color=colors[i], lw=0.8)
         a.scatter(d["dense_flops"] / d["dense_bytes"], d["dense_flops"] / d["dense_s"] / 1e9,
                   marker="s", color=colors[i], edgecolor="k")
         a.scatter([r["sparse_flops"] / r["sparse_bytes"] for r in rs],
@@ -174,7 +186,7 @@ def plot(result, path):
         b.semilogy(sp, [r["measured_speedup"] for r in rs], "o-", color=colors[i], label=f"{layer} measured")
         b.semilogy(sp, [r["predicted_speedup"] for r in rs], "x:", color=colors[i])
     a.set(xlabel="arithmetic intensity (flop / byte)", ylabel="GFLOP/s (useful flops)",
-          title="roofline: squares dense, dots CSR at 50-98% sparsity")
+          title="roofline: squares dense, dots CSR 50-98%; dashed: CSR roofs")
     a.legend(fontsize=7, loc="lower right")
     b.axhline(1, color="k", lw=0.8)
     b.set(xlabel="sparsity (%)", ylabel="speed-up of CSR over dense", title="measured (o) vs predicted (x)")
@@ -190,18 +202,21 @@ def main(argv=None):
                    help="path prefix of the .json and .png written")
     args = p.parse_args(argv)
     start = time.perf_counter()
-    peak, bw, csr_peak = probe_peak(), probe_bandwidth(), probe_csr_compute()
+    peak, bw = probe_peak(), probe_bandwidth()
     rng = np.random.default_rng(0)
     rows = []
     for layer in LAYERS:
-        rows += measure_layer(*layer, peak, bw, csr_peak, rng)
+        rows += measure_layer(*layer, peak, bw, rng)
     result = {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-              "peak_flops": peak, "bandwidth": bw, "csr_peak_flops": csr_peak,
+              "peak_flops": peak, "bandwidth": bw,
               "ridge_intensity": peak / bw, "rows": rows,
               "agree": sum(r["agree"] for r in rows), "cases": len(rows),
               "seconds": time.perf_counter() - start}
     print(f"peak {peak / 1e9:.1f} GFLOP/s (sgemm), triad bandwidth {bw / 1e9:.1f} GB/s, ridge at "
-          f"{peak / bw:.1f} flop/byte; CSR kernel in cache {csr_peak / 1e9:.1f} GFLOP/s")
+          f"{peak / bw:.1f} flop/byte")
+    for layer in dict.fromkeys(r["layer"] for r in rows):
+        r = next(r for r in rows if r["layer"] == layer)
+        print(f"  CSR kernel roof for {layer} (its geometry, in cache): {r['csr_peak_flops'] / 1e9:.1f} GFLOP/s")
     print(f"{'layer':<22}{'sparsity':>9}{'dense ms':>10}{'CSR ms':>9}{'model ms':>10}{'bound':>8}"
           f"{'speed-up':>10}{'predicted':>10}{'agree':>7}")
     for r in rows:

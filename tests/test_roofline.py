@@ -17,7 +17,21 @@ def test_layer_model_counts():
     df, db, sf, sb, cols = roofline.layer_model("conv", (256, 48, 5, 5), (2, 96, 27, 27),
                                                 ((1, 1), (2, 2), 2), nnz=1000)
     assert cols == 2 * 27 * 27 and df == 2 * 256 * 48 * 25 * cols and sf == 2 * 1000 * cols
-    assert sb - 1000 * 8 - 257 * 8 == db - 256 * 48 * 25 * 4 + 2 * 96 * 25 * cols * 4
+    assert sb - 1000 * 8 - 257 * 8 == db - 256 * 48 * 25 * 4 == (2 * 96 * 27 * 27 + cols * 256) * 4
+
+
+@pytest.mark.parametrize("layer", [("linear", (10, 20), (4, 20), None),
+                                   ("conv", (6, 3, 3, 2), (2, 6, 9, 7), ((2, 1), (1, 0), 2))])
+def test_csr_probe_runs_the_layers_geometry(layer, monkeypatch):
+    calls = []
+    monkeypatch.setattr(roofline, "best_time", lambda fn, **kw: (calls.append(fn()), 1e-3)[1])
+    rate = roofline.probe_csr_compute(*layer)
+    y = calls[0]
+    if layer[0] == "linear":
+        assert y.shape == (4, 64)                 # the batch of the layer, 64 probe rows
+    else:                                         # the layer's output plane, 8 probe channels
+        assert y.shape == (1, 8, 5, 6)
+    assert rate > 0
 
 
 def test_prune_magnitude_keeps_the_largest(rng):
@@ -34,7 +48,7 @@ def test_tiny_run_writes_table_json_and_png(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(roofline, "SPARSITIES", (0.5, 0.9))
     monkeypatch.setattr(roofline, "probe_peak", lambda: 1e11)
     monkeypatch.setattr(roofline, "probe_bandwidth", lambda: 1e10)
-    monkeypatch.setattr(roofline, "probe_csr_compute", lambda: 1e10)
+    monkeypatch.setattr(roofline, "probe_csr_compute", lambda *layer: 1e10)
     monkeypatch.setattr(roofline, "best_time", lambda fn, **kw: (fn(), 1e-3)[1])
     result = roofline.main(["--out", str(tmp_path / "r")])
     saved = json.loads((tmp_path / "r.json").read_text())
