@@ -12,7 +12,8 @@ Measures
 then times dense (tinyconv's numba GEMM kernels) and sparse (kernels/cpu/sparse.py) forward
 passes of LeNet-5- and AlexNet-sized linear and conv layers at 50/80/90/95/98% sparsity.
 
-The model: a kernel takes max(flops / compute roof, bytes / bandwidth). For CSR,
+The model: a kernel takes max(flops / compute roof, bytes / bandwidth), plus, for CSR, the
+fixed cost of a call with no stored weight (measured on the layer's input). For CSR,
 flops = 2 * nnz * columns and bytes = nnz * (4 value + 4 index) + 8 * (rows + 1) plus the
 activations it reads and writes (the direct sparse conv builds no im2col columns); the dense
 kernels get 2 * M * K * columns flops at the GEMM peak and M * K * 4 weight bytes. Predicted
@@ -80,27 +81,42 @@ def probe_bandwidth(n=16 * 2**20):
     return 3 * 4 * n / t
 
 
+def _csr_call(kind, csr, x, b, wshape, conv):
+    if kind == "linear":
+        return lambda: sparse.sparse_linear_forward(x, csr.indptr, csr.indices, csr.values, b)
+    return lambda: sparse.sparse_conv2d_forward(x, csr.indptr, csr.indices, csr.values, b,
+                                                wshape[2:], conv[0], conv[1], (1, 1))
+
+
 def probe_csr_compute(kind, wshape, xshape, conv):
-    """GFLOP/s of the CSR kernel on a cache-resident problem of the layer's own geometry (its
-    inner loops have the layer's lengths: the batch for linear, the output rows for conv) but
-    only a few rows and channels at half density, so nothing has to come from memory."""
+    """GFLOP/s of the CSR kernel where nothing has to come from memory but the layer's own
+    activations: the layer's geometry and input working set (its inner loops as long as the
+    batch for linear and an output row for conv), only a few output rows at half density."""
     rng = np.random.default_rng(2)
     if kind == "linear":
-        w = rng.standard_normal((64, 512)).astype(np.float32)
-        x = rng.standard_normal((xshape[0], 512)).astype(np.float32)
-    else:
-        w = rng.standard_normal((8, 4) + tuple(wshape[2:])).astype(np.float32)
-        x = rng.standard_normal((1, 4) + tuple(xshape[2:])).astype(np.float32)
+        w = rng.standard_normal((64, wshape[1])).astype(np.float32)
+        x = rng.standard_normal(xshape).astype(np.float32)
+    else:  # one group's input channels: what a work item of the real layer reads
+        w = rng.standard_normal((8,) + tuple(wshape[1:])).astype(np.float32)
+        x = rng.standard_normal((xshape[0], wshape[1]) + tuple(xshape[2:])).astype(np.float32)
     w[rng.random(w.shape) < 0.5] = 0
     csr = CSRMatrix.from_dense(w.reshape(w.shape[0], -1))
-    if kind == "linear":
-        fn = lambda: sparse.sparse_linear_forward(x, csr.indptr, csr.indices, csr.values, None)  # noqa: E731
-    else:
-        fn = lambda: sparse.sparse_conv2d_forward(x, csr.indptr, csr.indices, csr.values, None,  # noqa: E731
-                                                  wshape[2:], conv[0], conv[1], (1, 1))
     small = (w.shape, x.shape, conv if conv is None else (conv[0], conv[1], 1))
     _, _, flops, _, _ = layer_model(kind, *small, nnz=csr.nnz)
-    return flops / best_time(fn, budget=0.2)
+    t = best_time(_csr_call(kind, csr, x, None, wshape, conv), budget=0.2)
+    fixed = probe_overhead(kind, w.shape, x.shape, None if conv is None else (conv[0], conv[1], 1), x, None)
+    return flops / max(t - fixed, 1e-9)  # the weights' work alone: the fixed cost is modelled apart
+
+
+def probe_overhead(kind, wshape, xshape, conv, x, b):
+    """Seconds of a CSR call on the layer's real input with no stored weight at all: the fixed
+    cost (transposes, padding, filling the output with the bias, starting the threads) that a
+    roofline of the weights' work leaves out and a small layer cannot hide."""
+    rows = wshape[0]
+    cols = int(np.prod(wshape[1:])) * (1 if conv is None else conv[2])
+    empty = CSRMatrix(np.zeros(rows + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.float32),
+                      (rows, cols))
+    return best_time(_csr_call(kind, empty, x, b, wshape, conv), budget=0.1)
 
 
 def prune_magnitude(w, s, rng):
@@ -142,25 +158,22 @@ def measure_layer(name, kind, wshape, xshape, conv, peak, bw, rng):
         dense_fn = lambda: dense_conv.conv2d_forward(x, w, b, stride, padding, (1, 1), groups, "im2col")  # noqa: E731
     t_dense = best_time(dense_fn)
     csr_peak = probe_csr_compute(kind, wshape, xshape, conv)
+    t0 = probe_overhead(kind, wshape, xshape, conv, x, b)
     df, dbytes, _, _, _ = layer_model(kind, wshape, xshape, conv, 0)
     rows = []
     for s in SPARSITIES:
         ws = prune_magnitude(w, s, rng)
         csr = CSRMatrix.from_dense(ws.reshape(wshape[0], -1), groups=1 if conv is None else conv[2])
-        if kind == "linear":
-            fn = lambda: sparse.sparse_linear_forward(x, csr.indptr, csr.indices, csr.values, b)  # noqa: E731
-        else:
-            fn = lambda: sparse.sparse_conv2d_forward(x, csr.indptr, csr.indices, csr.values, b,  # noqa: E731
-                                                      wshape[2:], stride, padding, (1, 1))
-        t_sparse = best_time(fn)
+        t_sparse = best_time(_csr_call(kind, csr, x, b, wshape, conv))
         _, _, sf, sbytes, _ = layer_model(kind, wshape, xshape, conv, csr.nnz)
-        t_pred = max(sf / csr_peak, sbytes / bw)
+        t_pred = t0 + max(sf / csr_peak, sbytes / bw)
         rows.append({"layer": name, "sparsity": s, "nnz": csr.nnz, "dense_s": t_dense,
                      "dense_flops": df, "dense_bytes": dbytes, "sparse_s": t_sparse,
                      "sparse_flops": sf, "sparse_bytes": sbytes, "predicted_sparse_s": t_pred,
                      "bound": "compute" if sf / csr_peak >= sbytes / bw else "memory",
                      "predicted_speedup": t_dense / t_pred, "measured_speedup": t_dense / t_sparse,
-                     "dense_predicted_s": max(df / peak, dbytes / bw), "csr_peak_flops": csr_peak})
+                     "dense_predicted_s": max(df / peak, dbytes / bw), "csr_peak_flops": csr_peak,
+                     "overhead_s": t0})
         rows[-1]["agree"] = (rows[-1]["predicted_speedup"] > 1) == (rows[-1]["measured_speedup"] > 1)
     return rows
 
@@ -216,7 +229,8 @@ def main(argv=None):
           f"{peak / bw:.1f} flop/byte")
     for layer in dict.fromkeys(r["layer"] for r in rows):
         r = next(r for r in rows if r["layer"] == layer)
-        print(f"  CSR kernel roof for {layer} (its geometry, in cache): {r['csr_peak_flops'] / 1e9:.1f} GFLOP/s")
+        print(f"  {layer}: CSR kernel roof (its geometry, in cache) {r['csr_peak_flops'] / 1e9:.1f} GFLOP/s, "
+              f"fixed cost of a call {1e3 * r['overhead_s']:.3f} ms")
     print(f"{'layer':<22}{'sparsity':>9}{'dense ms':>10}{'CSR ms':>9}{'model ms':>10}{'bound':>8}"
           f"{'speed-up':>10}{'predicted':>10}{'agree':>7}")
     for r in rows:

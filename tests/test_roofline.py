@@ -23,15 +23,17 @@ def test_layer_model_counts():
 @pytest.mark.parametrize("layer", [("linear", (10, 20), (4, 20), None),
                                    ("conv", (6, 3, 3, 2), (2, 6, 9, 7), ((2, 1), (1, 0), 2))])
 def test_csr_probe_runs_the_layers_geometry(layer, monkeypatch):
+    times = iter([3e-3, 1e-3])                    # the probe, then its empty-weight call
     calls = []
-    monkeypatch.setattr(roofline, "best_time", lambda fn, **kw: (calls.append(fn()), 1e-3)[1])
+    monkeypatch.setattr(roofline, "best_time", lambda fn, **kw: (calls.append(fn()), next(times))[1])
     rate = roofline.probe_csr_compute(*layer)
-    y = calls[0]
+    probe, empty = calls
     if layer[0] == "linear":
-        assert y.shape == (4, 64)                 # the batch of the layer, 64 probe rows
-    else:                                         # the layer's output plane, 8 probe channels
-        assert y.shape == (1, 8, 5, 6)
-    assert rate > 0
+        assert probe.shape == (4, 64)             # the layer's batch, 64 probe rows
+    else:                                         # the layer's batch and output plane, 8 probe channels
+        assert probe.shape == (2, 8, 5, 6)
+    assert empty.shape == probe.shape and not empty.any()   # no weight, no bias: zeros
+    assert probe.any() and np.isfinite(rate) and rate > 0
 
 
 def test_prune_magnitude_keeps_the_largest(rng):
@@ -49,13 +51,14 @@ def test_tiny_run_writes_table_json_and_png(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(roofline, "probe_peak", lambda: 1e11)
     monkeypatch.setattr(roofline, "probe_bandwidth", lambda: 1e10)
     monkeypatch.setattr(roofline, "probe_csr_compute", lambda *layer: 1e10)
+    monkeypatch.setattr(roofline, "probe_overhead", lambda *layer: 2e-4)
     monkeypatch.setattr(roofline, "best_time", lambda fn, **kw: (fn(), 1e-3)[1])
     result = roofline.main(["--out", str(tmp_path / "r")])
     saved = json.loads((tmp_path / "r.json").read_text())
     assert (tmp_path / "r.png").stat().st_size > 0
     assert saved["cases"] == 4 and len(saved["rows"]) == 4 and saved["ridge_intensity"] == 10.0
     for r in saved["rows"]:
-        assert r["predicted_sparse_s"] == pytest.approx(max(r["sparse_flops"] / 1e10, r["sparse_bytes"] / 1e10))
+        assert r["predicted_sparse_s"] == pytest.approx(2e-4 + max(r["sparse_flops"] / 1e10, r["sparse_bytes"] / 1e10))
         assert r["measured_speedup"] == 1.0 and r["agree"] == (r["predicted_speedup"] <= 1)
     assert [r["nnz"] for r in result["rows"]] == [36, 7, 30, 6]
     assert "agree" in capsys.readouterr().out
