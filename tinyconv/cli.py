@@ -74,7 +74,10 @@ distributed (lenet5, data parallel; pip install 'tinyconv[distributed]'):
 runs 2 processes that each take half of every batch (--batch-size is the global batch and must be
 divisible by the number of processes); gradients are averaged over the processes before each step,
 so the run trains the same weights as one process with the same --batch-size, up to float
-rounding. Rank 0 alone prints and writes the checkpoint, metrics and plot. If a process dies,
+rounding. In float32 that rounding (the gradient sums group the samples by process and thread)
+is ~1e-7 a step, but a max-pool or ReLU near-tie that it flips can move an epoch's weights by
+percents, as another thread count does in one process; --dtype float64 makes that vanishingly
+rare. Rank 0 alone prints and writes the checkpoint, metrics and plot. If a process dies,
 MPICH stops the job and names its PID (listed per rank at the start); if one hangs, the others
 abort after --dist-timeout seconds naming its rank.
 """
