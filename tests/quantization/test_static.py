@@ -2,6 +2,8 @@
 float reference, the accuracy of a trained int8 model, int4 storage, the noise model."""
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 
 import tinyconv as tc
 import tinyconv.nn.functional as F
@@ -166,3 +168,55 @@ def test_float_requantization_is_exact_at_every_shift():
         want = cpu_kernels.requantize(acc.astype(np.int32), np.array([m0]), np.array([s]), 3, -128, 127)
         got = float_requantize(acc.astype(np.float64), np.array([m0]), np.array([s]), 3, -128, 127)
         np.testing.assert_array_equal(got, want.astype(np.float64), err_msg=f"shift {s}")
+
+
+@st.composite
+def _chain(draw):
+    """A random Conv2d [+ReLU] [+MaxPool2d] -> Flatten -> Linear [+ReLU] -> Linear chain and its input."""
+    c, o = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    k, stride, pad = draw(st.integers(1, 3)), draw(st.integers(1, 2)), draw(st.integers(0, 1))
+    size = draw(st.integers(max(k - 2 * pad, 1) + 3, 9))
+    out = (size + 2 * pad - k) // stride + 1
+    mods = [nn.Conv2d(c, o, k, stride=stride, padding=pad, bias=draw(st.booleans()))]
+    if draw(st.booleans()):
+        mods.append(nn.ReLU())
+    if out >= 2 and draw(st.booleans()):
+        mods.append(nn.MaxPool2d(2))
+        out //= 2
+    hidden = draw(st.integers(1, 6))
+    mods += [nn.Flatten(), nn.Linear(o * out * out, hidden)]
+    if draw(st.booleans()):
+        mods.append(nn.ReLU())
+    mods.append(nn.Linear(hidden, draw(st.integers(1, 4))))
+    seed = draw(st.integers(0, 2**31 - 1))
+    tc.manual_seed(seed)
+    x = (np.random.default_rng(seed).standard_normal((draw(st.integers(1, 12)), c, size, size))
+         * 10.0 ** draw(st.integers(-2, 2))).astype(np.float32)
+    return nn.Sequential(*mods), x, draw(st.sampled_from(["minmax", "percentile"])), draw(st.sampled_from([8, 4, 3]))
+
+
+@settings(max_examples=30)
+@given(_chain())
+def test_integer_path_equals_reference_on_random_chains(case):
+    model, x, observer, bits = case
+    q = quantize_static(model, x, observer=observer, weight_bits=bits)
+    try:
+        want = q.reference_forward(x).numpy()
+    except OverflowError:  # |acc| * M0 >= 2**53: float64 cannot follow (the kernels' own tests cover it)
+        assume(False)
+    for backend in ("numpy", "numba"):
+        with tc.use_backend(backend):
+            np.testing.assert_array_equal(q(x).numpy(), want)
+
+
+def test_integer_kernels_only_on_cpu_backends(monkeypatch):
+    from tinyconv import backend
+    tc.manual_seed(0)
+    model = models.lenet5()
+    model.features[0].bias.numpy()[:] = 1.0  # over an input scale of float32 eps: beyond int32
+    with pytest.raises(OverflowError, match="all equal"):
+        quantize_static(model, np.zeros((2, 1, 32, 32), np.float32))
+    q = quantize_static(models.lenet5(), np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32))
+    monkeypatch.setitem(backend._state, "backend", "cuda-emulated")
+    with pytest.raises(RuntimeError, match="'numpy' and 'numba' backends only, not 'cuda-emulated'"):
+        q(np.zeros((1, 1, 32, 32), np.float32))

@@ -143,14 +143,15 @@ class PercentileObserver(ObserverBase):
             raise ValueError(f"PercentileObserver: bins must be an int >= 16, got {bins!r}")
         self.percentile, self.bins = float(percentile), bins
         self.histogram = None
-        self._edges = None
+        self._edges = self._seen = None
 
     def forward(self, x):
         a = _values(x, "PercentileObserver").astype(np.float64).ravel()
         lo, hi = a.min(), a.max()
         if self.histogram is None:
-            if hi == lo:
-                hi = lo + 1e-12
+            span = max(abs(lo), abs(hi), 1e-30) * 1e-6  # constant data: a narrow range numpy can bin
+            if hi - lo < span:
+                hi = lo + span
             self._edges = (lo, hi)
             self.histogram = np.zeros(self.bins, np.float64)
         else:
@@ -163,7 +164,11 @@ class PercentileObserver(ObserverBase):
                 self.histogram, self._edges = moved, (lo, hi)
         counts, _ = np.histogram(a, bins=self.bins, range=self._edges)
         self.histogram += counts
-        self.min_val, self.max_val = self._quantile(100 - self.percentile), self._quantile(self.percentile)
+        seen = a.min(), a.max()
+        self._seen = seen if self._seen is None else (min(self._seen[0], seen[0]), max(self._seen[1], seen[1]))
+        # interpolation inside a bin may step past the data: never beyond what was seen
+        self.min_val = float(np.clip(self._quantile(100 - self.percentile), *self._seen))
+        self.max_val = float(np.clip(self._quantile(self.percentile), *self._seen))
         return x
 
     def _quantile(self, q):

@@ -315,6 +315,16 @@ def quantize_weight(w, bits):
     return np.clip(q.int_repr().numpy(), -qmax, qmax).astype(np.int8), scale.astype(np.float64)
 
 
+def _qparams(observer):
+    """(scale, zero_point) of an activation observer. A point that only ever held zeros (a layer
+    of dead ReLUs) gets scale 1: zero is exact on any grid, while PyTorch's float32-eps scale
+    would push the next layer's bias out of the int32 accumulator."""
+    scale, zp = observer.calculate_qparams()
+    if observer.min_val == 0 and observer.max_val == 0:
+        return 1.0, int(zp)
+    return float(scale), int(zp)
+
+
 def quantize_static(model, calibration_images, observer="minmax", weight_bits=8, batch_size=256,
                     percentile=99.99):
     """Calibrate on `calibration_images` (N, ...) float and convert `model` to a QuantizedModel.
@@ -341,7 +351,7 @@ def quantize_static(model, calibration_images, observer="minmax", weight_bits=8,
         for o, (_, post) in zip(obs, float_points(blocks, x)):
             if o is not None:
                 o(post)
-    s_in, z_in = (v.item() for v in in_obs.calculate_qparams())
+    s_in, z_in = _qparams(in_obs)
     layers, scale, zp = [], float(s_in), int(z_in)
     for i, ((kind, m, relu), o) in enumerate(zip(blocks, obs)):
         if kind == "maxpool":
@@ -356,7 +366,10 @@ def quantize_static(model, calibration_images, observer="minmax", weight_bits=8,
         if m.bias is not None:
             bias = np.round(m.bias.numpy().astype(np.float64) / acc_scale)
             if np.abs(bias).max() >= 2**30:
-                raise OverflowError(f"quantize_static: block {i}'s bias does not fit the int32 accumulator")
+                raise OverflowError(f"quantize_static: block {i}'s bias (max |b| {np.abs(m.bias.numpy()).max():.3g}) "
+                                    f"does not fit the int32 accumulator of scale {acc_scale.min():.3g}: the "
+                                    f"calibration images give this block's input a range of scale {scale:.3g} "
+                                    "(all equal, e.g. zeros?)")
             bias = bias.astype(np.int32)
         fan_in = int(np.prod(wq.shape[1:]))
         bound = fan_in * 255 * 127 + (0 if bias is None else int(np.abs(bias).max()))
@@ -368,7 +381,7 @@ def quantize_static(model, calibration_images, observer="minmax", weight_bits=8,
             layer.update(stride=tuple(m.stride), padding=tuple(m.padding))
         layer["relu"] = bool(relu)
         if i < len(blocks) - 1:
-            s_out, z_out = (v.item() for v in o.calculate_qparams())
+            s_out, z_out = _qparams(o)
             layer["multiplier"], layer["shift"] = quantize_multiplier(acc_scale / s_out)
             layer.update(out_scale=float(s_out), out_zero_point=int(z_out))
             scale, zp = float(s_out), int(z_out)
