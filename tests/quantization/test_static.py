@@ -214,8 +214,9 @@ def test_integer_kernels_only_on_cpu_backends(monkeypatch):
     tc.manual_seed(0)
     model = models.lenet5()
     model.features[0].bias.numpy()[:] = 1.0  # over an input scale of float32 eps: beyond int32
-    with pytest.raises(OverflowError, match="all equal"):
-        quantize_static(model, np.zeros((2, 1, 32, 32), np.float32))
+    with pytest.raises(OverflowError, match="block 0's bias.*nearly constant"):
+        quantize_static(model, np.full((2, 1, 32, 32), 1e-6, np.float32))
+    quantize_static(model, np.zeros((2, 1, 32, 32), np.float32))  # only zeros: scale 1, no overflow
     q = quantize_static(models.lenet5(), np.random.default_rng(0).standard_normal((2, 1, 32, 32)).astype(np.float32))
     monkeypatch.setitem(backend._state, "backend", "cuda-emulated")
     with pytest.raises(RuntimeError, match="'numpy' and 'numba' backends only, not 'cuda-emulated'"):

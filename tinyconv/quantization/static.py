@@ -369,7 +369,7 @@ def quantize_static(model, calibration_images, observer="minmax", weight_bits=8,
                 raise OverflowError(f"quantize_static: block {i}'s bias (max |b| {np.abs(m.bias.numpy()).max():.3g}) "
                                     f"does not fit the int32 accumulator of scale {acc_scale.min():.3g}: the "
                                     f"calibration images give this block's input a range of scale {scale:.3g} "
-                                    "(all equal, e.g. zeros?)")
+                                    "(nearly constant calibration data?)")
             bias = bias.astype(np.int32)
         fan_in = int(np.prod(wq.shape[1:]))
         bound = fan_in * 255 * 127 + (0 if bias is None else int(np.abs(bias).max()))
