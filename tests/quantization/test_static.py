@@ -87,11 +87,18 @@ def test_trained_noise_model_predicts_the_measured_snr(trained):
                                              "fc2+relu", "fc3"]
         for r in rows:  # the model tracks the measurement layer by layer within a few dB
             assert abs(r["predicted_db"] - r["measured_db"]) < 4.0, (bits, r)
-        # 4 bits fewer on the weights: about 6 dB per bit less SNR where weight noise dominates
+        # 4 bits fewer on the weights: 6 dB per bit less SNR where weight noise dominates
         if bits == 4:
             assert rows[-1]["measured_db"] < 30
         else:
             assert rows[-1]["measured_db"] > 35
+    # the percentile observer clips: only the prediction that counts clipping follows it down
+    q = quantize_static(model, x_cal, observer="percentile")
+    plain, clip = snr_per_layer(model, q, x_test[:300]), snr_per_layer(model, q, x_test[:300], clipping=True)
+    for a, b in zip(plain, clip):
+        assert b["predicted_db"] <= a["predicted_db"] + 1e-9 and a["measured_db"] == b["measured_db"]
+    for i in (2, 4):  # conv2+relu, fc1+relu
+        assert abs(clip[i]["predicted_db"] - clip[i]["measured_db"]) < abs(plain[i]["predicted_db"] - plain[i]["measured_db"])
 
 
 def test_int4_weights_and_packing(trained, tmp_path):

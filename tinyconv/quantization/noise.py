@@ -19,10 +19,14 @@ one whenever the window has any: the variance per active unit, var / p_before, i
 pooled map's own fraction of active units p_after (larger) multiplies it again.
 Measured power (E[x²], p) comes from the float network on the same images.
 
+With `clipping=True` the model also counts the values an observer's range cuts off: each
+quantization point adds, per channel, the measured mean of (x - clip(x))² of the float values,
+and that error travels on like the rest. (It is not uniform rounding noise: rare and large.)
+
 Predicted SNR at a block's output = 10 log10(mean signal² / mean predicted noise variance);
 measured SNR = 10 log10(sum float² / sum (float - dequantized integer)²). What the model leaves
-out: clipping (values beyond an observer's range; the percentile observer clips on purpose),
-correlation between errors, and the max-pool's preference for positive noise.
+out: clipping unless asked for (values beyond an observer's range; the percentile observer
+clips on purpose), correlation between errors, and the max-pool's preference for positive noise.
 """
 from __future__ import annotations
 
@@ -40,9 +44,16 @@ def _channels(a):
     return a.reshape(a.shape[0], a.shape[1], -1).mean(axis=(0, 2))
 
 
-def snr_per_layer(model, qmodel, images):
+def _clipped(a, scale, zero_point):
+    """Per-channel mean squared error of clipping a to the int8 range of (scale, zero_point)."""
+    lo, hi = (-128 - zero_point) * scale, (127 - zero_point) * scale
+    return _channels((a - np.clip(a, lo, hi)) ** 2)
+
+
+def snr_per_layer(model, qmodel, images, clipping=False):
     """[{name, predicted_db, measured_db, signal_power, predicted_noise, measured_noise}] for every
-    block of `model` (Flatten is skipped: it changes no value) on float `images`."""
+    block of `model` (Flatten is skipped: it changes no value) on float `images`; `clipping`
+    adds the measured clipping error at every quantization point to the prediction."""
     blocks = float_blocks(model)
     if len(blocks) != len(qmodel.layers):
         raise ValueError(f"snr_per_layer: the model has {len(blocks)} blocks, the quantized model "
@@ -51,6 +62,8 @@ def snr_per_layer(model, qmodel, images):
     floats = float_points(blocks, x)
     quants = qmodel.dequantized_points(x)
     var = np.full(x.shape[1], qmodel.input_scale ** 2 / 12)  # per input channel
+    if clipping:
+        var = var + _clipped(x, qmodel.input_scale, qmodel.input_zero_point)
     power = _channels(x ** 2)
     active = np.ones_like(var)  # fraction of units that carry noise (a ReLU's zeros are exact)
     rows, counts = [], {}
@@ -65,6 +78,8 @@ def snr_per_layer(model, qmodel, images):
             var = active * var
             if "out_scale" in layer:
                 var = var + active * layer["out_scale"] ** 2 / 12
+                if clipping:
+                    var = var + _clipped(post, layer["out_scale"], layer["out_zero_point"])
         elif kind == "maxpool":
             after = _channels((post > 0).astype(np.float64))
             var = np.where(active > 0, var / np.maximum(active, 1e-300), 0.0) * after
