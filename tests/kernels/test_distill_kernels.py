@@ -112,3 +112,25 @@ def test_cuda_matches_reference_on_the_device(case):
             out = cuda.distillation_backward(*(cp.asarray(a) if isinstance(a, np.ndarray) else a for a in args))
             return tuple(None if a is None else cp.asnumpy(a) for a in out)
     check_flavour(OnDevice, case)
+
+
+@pytest.mark.emulated
+def test_every_backend_dispatches_to_its_flavour_and_agrees():
+    import tinyconv as tc
+    import tinyconv.nn.functional as F
+    from tinyconv import backend
+    rng = np.random.default_rng(0)
+    target = tc.tensor(rng.integers(0, 4, 5))
+    results = []
+    for name, module in [("numpy", "reference"), ("numba", "cpu"), ("cuda-emulated", "cuda.emulate")]:
+        s = tc.tensor(rng.standard_normal((5, 4)) if not results else results[0][3], requires_grad=True)
+        t = tc.tensor(rng.standard_normal((5, 4)) if not results else results[0][4], requires_grad=True)
+        with tc.use_backend(name):
+            assert backend.kernels("distill", s.data).__name__ == f"tinyconv.kernels.{module}.distill"
+            loss = F.distillation_loss(s, t, target, 3.0, 0.7)
+            loss.backward()
+        results.append((loss.item(), s.grad.numpy(), t.grad.numpy(), s.numpy(), t.numpy()))
+    for loss, gs, gt, _, _ in results[1:]:
+        assert loss == pytest.approx(results[0][0], rel=1e-12)
+        np.testing.assert_allclose(gs, results[0][1], rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(gt, results[0][2], rtol=1e-10, atol=1e-14)
