@@ -2,6 +2,7 @@
 input) for every corruption, and each one's geometry or statistics measured on crafted images."""
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import tinyconv as tc
 from tinyconv import data
@@ -79,6 +80,22 @@ def test_colour_images_keep_shape_range_and_get_one_warp_for_all_channels(name, 
     assert same == (name not in {"gaussian_noise", "shot_noise", "impulse_noise"})
 
 
+@given(name=st.sampled_from(NAMES), severity=st.integers(0, 5), n=st.integers(1, 3),
+       channels=st.sampled_from([None, 1, 3]), h=st.integers(2, 13), w=st.integers(2, 13),
+       dtype=st.sampled_from([np.float32, np.float64]), seed=st.integers(0, 2 ** 32),
+       data_seed=st.integers(0, 2 ** 16))
+def test_any_shape_keeps_shape_dtype_range_and_replays(name, severity, n, channels, h, w, dtype, seed, data_seed):
+    shape = (n, h, w) if channels is None else (n, channels, h, w)
+    x = np.random.default_rng(data_seed).random(shape).astype(dtype)
+    f = C.CORRUPTIONS[name]
+    y = f(x, severity, seed=seed)
+    assert y.shape == x.shape and y.dtype == x.dtype and np.isfinite(y).all()
+    assert y.min() >= 0 and y.max() <= 1
+    assert np.array_equal(y, f(x, severity, seed=seed))
+    if severity == 0:
+        assert np.array_equal(y, x)
+
+
 def test_bad_input_is_refused_by_name():
     x = np.zeros((2, 8, 8), np.float32)
     f = C.gaussian_noise
@@ -135,6 +152,8 @@ def test_blurs_spread_a_point_as_their_kernels():
     d = C.defocus_blur(point, 5)[0]  # radius 2.5 px
     assert d.sum() == pytest.approx(1, abs=1e-12) and d[np.hypot(r, c) > 3.3].max() == 0
     assert np.ptp(d[np.hypot(r, c) <= 1.5]) < 1e-12  # flat inside the disk
+    tiny = np.random.default_rng(0).random((1, 2, 2))  # radius 0.75 * 2/28 px: less than a pixel
+    np.testing.assert_array_equal(C.defocus_blur(tiny, 1), tiny)
     # motion blur: a streak of the stated length (uniform along a line: variance L^2 / 12)
     m = C.motion_blur(np.repeat(point, 6, axis=0), 5, seed=4)
     length = C.SEVERITIES["motion_blur"][4]

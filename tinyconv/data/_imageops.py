@@ -25,6 +25,8 @@ def disk_kernel(radius: float, supersample: int = 8) -> np.ndarray:
     pos = (centres[:, None] + offsets[None, :]).ravel()  # sub-pixel positions, tap-major
     inside = (pos[:, None] ** 2 + pos[None, :] ** 2) <= radius ** 2
     k = inside.reshape(2 * r + 1, supersample, 2 * r + 1, supersample).mean(axis=(1, 3))
+    if k.sum() == 0:  # a disk smaller than one sub-pixel (tiny images): it covers the centre only
+        k[r, r] = 1.0
     return k / k.sum()
 
 
