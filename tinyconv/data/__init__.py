@@ -7,6 +7,7 @@
     DataLoader(ds, batch_size, shuffle, seed)   reproducible batches of Tensors
     transforms                  Pad, Normalize, RandomCrop, CenterCrop, RandomHorizontalFlip,
                                 PCAColorAugmentation (+ channel_pca), Compose
+    corruptions                 14 common corruptions x 5 severities (CORRUPTIONS, frequency_split)
 """
 from . import transforms
 from .dataset import TensorDataset
@@ -28,3 +29,6 @@ from .colored import PALETTE as COLORED_MNIST_PALETTE, colored_mnist  # noqa: E4
 from .transforms import Grayscale  # noqa: E402
 
 __all__ += ["COLORED_MNIST_PALETTE", "Grayscale", "colored_mnist"]
+from . import corruptions  # noqa: E402
+
+__all__ += ["corruptions"]
