@@ -82,6 +82,8 @@ def test_bad_arguments(checkpoint, tmp_path, capsys):
         with pytest.raises(SystemExit):
             cli.main(["robustness", str(folder), *args])
         assert "robustness: error: argument" in capsys.readouterr().err
+    assert cli.main(["robustness", str(folder), "--seed", "-1"]) == 2
+    assert "--seed must be >= 0" in capsys.readouterr().err
     tc.save({"model": {}, "arch": "alexnet"}, tmp_path / "other.npz")
     assert cli.main(["robustness", str(tmp_path / "other.npz")]) == 2
     assert "not a LeNet-5 checkpoint" in capsys.readouterr().err

@@ -34,7 +34,7 @@ def test_registry_lists_every_corruption_with_five_severities():
     assert NAMES == sorted(["gaussian_noise", "shot_noise", "impulse_noise", "gaussian_blur",
                             "defocus_blur", "motion_blur", "contrast", "brightness", "pixelate",
                             "elastic_transform", "rotate", "translate", "low_pass", "high_pass"])
-    assert C.elastic is C.elastic_transform
+    assert C.elastic is C.elastic_transform and tc.data.corruptions is C
     for name, f in C.CORRUPTIONS.items():
         assert f.__name__ == name and getattr(C, name) is f and len(C.SEVERITIES[name]) == 5
         assert "severity" in f.__doc__
