@@ -69,3 +69,14 @@ def test_not_a_lenet_checkpoint(tmp_path, capsys):
     tc.save({"arch": "alexnet", "model": {}}, tmp_path / "c.npz")
     assert cli.main(["prune", str(tmp_path / "c.npz"), "--out", str(tmp_path / "o")]) == 2
     assert "not a LeNet-5 checkpoint" in capsys.readouterr().err
+
+
+def test_excluded_layers_stay_dense_and_the_target_still_counts_every_weight(checkpoint, tmp_path):
+    out = tmp_path / "pruned"
+    assert cli.main(["prune", str(checkpoint), "--sparsity", "0.9", "--steps", "1", "--epochs-per-step",
+                     "0", "--exclude", "features.0,classifier.4", "--out", str(out), "--no-progress"]) == 0
+    report = json.loads((out / "prune.json").read_text())
+    assert report["layers"]["features.0"]["nonzero"] == 150 and report["layers"]["classifier.4"]["nonzero"] == 840
+    assert report["sparsity"] == pytest.approx(round(0.9 * 61470) / 61470)
+    assert cli.main(["prune", str(checkpoint), "--exclude", "features.9", "--epochs-per-step", "0",
+                     "--out", str(out), "--no-progress"]) == 2

@@ -31,6 +31,10 @@ def _count(minimum):
     return parse
 
 
+def _names(text):
+    return tuple(n.strip() for n in text.split(",") if n.strip())
+
+
 def _rate(text):
     v = float(text)
     if not math.isfinite(v) or v <= 0:
@@ -45,7 +49,11 @@ def add_parser(sub):
                    help="final fraction of conv + linear weights set to zero (biases kept)")
     p.add_argument("--steps", type=_count(1), default=3, help="prune-and-retrain rounds")
     p.add_argument("--epochs-per-step", type=_count(0), default=2, help="retraining epochs after each round")
-    p.add_argument("--lr", type=_rate, default=0.01, help="SGD learning rate while retraining")
+    p.add_argument("--exclude", type=_names, default=(),
+                   help="comma-separated layers left dense, e.g. features.0,classifier.4 (the others "
+                        "are pruned harder so that --sparsity still counts every weight)")
+    p.add_argument("--lr", type=_rate, default=0.02,
+                   help="SGD learning rate while retraining; the last epoch of each round runs at a tenth of it")
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--batch-size", type=_count(1), default=64)
     p.add_argument("--seed", type=_count(0), default=0)
@@ -92,7 +100,10 @@ def cmd_prune(args):
     start = time.perf_counter()
     steps = prune_and_retrain(
         model, train_loader, test_loader, args.sparsity, args.steps, args.epochs_per_step,
-        lambda params: optim.SGD(params, lr=args.lr, momentum=args.momentum), progress=progress)
+        lambda params: optim.SGD(params, lr=args.lr, momentum=args.momentum),
+        make_scheduler=lambda opt: optim.lr_scheduler.StepLR(
+            opt, step_size=max(1, args.epochs_per_step - 1), gamma=0.1),
+        progress=progress, exclude=args.exclude)
     seconds = time.perf_counter() - start
     after = evaluate(model, test_loader)["accuracy"]
     layers = layer_sparsity(model)

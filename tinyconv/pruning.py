@@ -50,9 +50,10 @@ def schedule(target, steps, total):
     return [round((1 - (1 - target) ** (k / steps)) * total) for k in range(1, steps + 1)]
 
 
-def prune_step(model, count):
-    """Prune `count` more weights globally by magnitude (on top of any earlier masks)."""
-    layers = prunable(model)
+def prune_step(model, count, exclude=()):
+    """Prune `count` more weights globally by magnitude (on top of any earlier masks), over the
+    conv and linear layers whose names are not in `exclude`."""
+    layers = [(n, m) for n, m in prunable(model) if n not in exclude]
     # scores from weight_orig * mask now: the `weight` attribute is only refreshed by a forward
     scores = {(m, "weight"): _weight(m) for _, m in layers}
     prune.global_unstructured([(m, "weight") for _, m in layers], prune.L1Unstructured,
@@ -60,17 +61,28 @@ def prune_step(model, count):
 
 
 def prune_and_retrain(model, train_loader, test_loader, target, steps, epochs_per_step,
-                      make_optimizer, make_scheduler=None, log=print, progress=None):
+                      make_optimizer, make_scheduler=None, log=print, progress=None, exclude=()):
     """Prune `model` in `steps` to `target` global sparsity, retraining `epochs_per_step` after
     each step with a fresh optimizer from make_optimizer(parameters) (and, when given, a
     scheduler make_scheduler(optimizer) stepped after every epoch). Returns one row per step
-    (sparsity, accuracy right after pruning and after retraining, per-layer sparsity)."""
+    (sparsity, accuracy right after pruning and after retraining, per-layer sparsity).
+    exclude: names of layers left dense (e.g. the first conv and the output layer, which hold
+    few weights and matter most); `target` still counts every conv and linear weight, so the
+    other layers are pruned harder to reach it."""
     from .train import fit
+    names = [n for n, _ in prunable(model)]
+    unknown = [n for n in exclude if n not in names]
+    if unknown:
+        raise ValueError(f"pruning: exclude names {unknown} are not conv/linear layers of the model ({names})")
     total = sum(_weight(m).size for _, m in prunable(model))
+    room = sum(_weight(m).size for n, m in prunable(model) if n not in exclude)
+    if round(target * total) > room:
+        raise ValueError(f"pruning: {target:.0%} of {total} weights cannot be reached with only "
+                         f"{room} weights outside {list(exclude)}")
     already = total - sum(int(np.count_nonzero(_weight(m))) for _, m in prunable(model))
     rows = []
     for k, goal in enumerate(schedule(target, steps, total), 1):
-        prune_step(model, max(0, goal - already))
+        prune_step(model, max(0, goal - already), exclude)
         already = max(goal, already)
         pruned_acc = evaluate(model, test_loader)["accuracy"]
         if epochs_per_step:
