@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, strategies as st
 
 import tinyconv as tc
 import tinyconv.nn.utils.prune as prune
@@ -212,3 +213,28 @@ def test_bad_arguments_raise_and_change_nothing(call, error, match):
     with pytest.raises(error, match=match):
         call(m)
     assert m.weight is before and not prune.is_pruned(m)
+
+
+@pytest.mark.torch
+@given(st.lists(st.integers(1, 5), min_size=2, max_size=4), st.floats(0, 1), st.integers(0, 2**32 - 1),
+       st.sampled_from(["l1", "ln1", "ln2", "lninf"]), st.booleans())
+def test_drawn_shapes_and_amounts_equal_torch(shape, fraction, seed, method, as_int):
+    """Any shape, any amount (a float, or the int it rounds to), any dim: PyTorch's mask."""
+    torch = pytest.importorskip("torch")
+    import torch.nn.utils.prune as tprune
+    rng = np.random.default_rng(seed)
+    w = distinct(tuple(shape), rng)
+    dim = int(rng.integers(-len(shape), len(shape)))
+    size = w.size if method == "l1" else shape[dim]
+    amount = round(fraction * size) if as_int else fraction
+    ours, theirs = nn.Linear(1, 1, dtype=np.float64), torch.nn.Linear(1, 1).double()
+    ours.weight = nn.Parameter(w.copy())
+    theirs.weight = torch.nn.Parameter(torch.from_numpy(w.copy()))
+    if method == "l1":
+        prune.l1_unstructured(ours, "weight", amount)
+        tprune.l1_unstructured(theirs, "weight", amount)
+    else:
+        n = {"ln1": 1, "ln2": 2, "lninf": math.inf}[method]
+        prune.ln_structured(ours, "weight", amount, n, dim)
+        tprune.ln_structured(theirs, "weight", amount, n, dim)
+    np.testing.assert_array_equal(ours.weight_mask.numpy(), theirs.weight_mask.numpy())
