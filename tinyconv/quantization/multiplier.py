@@ -25,7 +25,8 @@ def quantize_multiplier(m):
     """(M0, s) int64 arrays with M0 * 2**-s == M to 31 significant bits, for each M > 0 in `m`.
 
     Multipliers below 2**-31 (an output range far wider than the accumulator's) keep fewer bits
-    at s = 62 (M0 = round(M * 2**62), possibly 0); M >= 2**30 is refused (s would be < 1)."""
+    at s = 62 (M0 = round(M * 2**62), possibly 0); M that rounds to 2**30 or more at 31 bits is
+    refused (s would be < 1)."""
     m = np.atleast_1d(np.asarray(m, dtype=np.float64))
     if not (np.isfinite(m).all() and (m > 0).all()):
         raise ValueError(f"quantize_multiplier: multipliers must be finite and > 0, got {m[~(np.isfinite(m) & (m > 0))][:4].tolist()}")
@@ -37,7 +38,8 @@ def quantize_multiplier(m):
             q, exp = q // 2, exp + 1
         s = 31 - exp
         if s < 1:
-            raise ValueError(f"quantize_multiplier: multiplier {v} >= 2**30 cannot be applied as a right shift")
+            raise ValueError(f"quantize_multiplier: multiplier {v} rounds to >= 2**30 at 31 bits and cannot "
+                             f"be applied as a right shift")
         if s > MAX_SHIFT:
             q, s = round(v * 2.0**MAX_SHIFT), MAX_SHIFT
         m0.flat[i], shift.flat[i] = q, s
