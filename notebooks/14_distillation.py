@@ -71,8 +71,9 @@ def run(model, x, y, soft, epochs, T, alpha, opt, seed=0):
 # ## 1. The teacher
 #
 # LeNet-5 trained on all 4,000 training images for 4 epochs (SGD, learning rate 0.05, momentum
-# 0.9) — the same recipe as `tinyconv train lenet5 --epochs 4`. With `alpha=0` the distillation
-# loop is ordinary cross-entropy training, so the teacher goes through the same code.
+# 0.9, kept constant; `tinyconv train lenet5` uses the same optimiser and also decays the rate).
+# With `alpha=0` the distillation loop is ordinary cross-entropy training, so the teacher goes
+# through the same code.
 
 # %%
 tc.manual_seed(0)
