@@ -185,7 +185,7 @@ print(f"RGB model trained with informative colour: {100 * results['colour inform
 # %% [markdown]
 # The colour was a shortcut: the RGB network leans on it, and when the colour stops matching
 # the digit it loses accuracy that the grey network never had to lose. So the trade is: a grey
-# first layer saves a third of the first layer (for AlexNet about a tenth of all multiply-adds)
+# first layer saves two thirds of the first layer (for AlexNet about a tenth of all multiply-adds)
 # and costs accuracy only to the extent that colour is informative *and stays informative* where
 # the model is used.
 
