@@ -68,7 +68,7 @@ def test_bad_options_are_refused(checkpoint, args, message, capsys):
 def test_not_a_lenet_checkpoint(tmp_path, capsys):
     tc.save({"arch": "alexnet", "model": {}}, tmp_path / "c.npz")
     assert cli.main(["prune", str(tmp_path / "c.npz"), "--out", str(tmp_path / "o")]) == 2
-    assert "not a LeNet-5 checkpoint" in capsys.readouterr().err
+    assert "not a checkpoint of `tinyconv train lenet5`" in capsys.readouterr().err
 
 
 def test_excluded_layers_stay_dense_and_the_target_still_counts_every_weight(checkpoint, tmp_path):

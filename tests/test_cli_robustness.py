@@ -86,7 +86,7 @@ def test_bad_arguments(checkpoint, tmp_path, capsys):
     assert "--seed must be >= 0" in capsys.readouterr().err
     tc.save({"model": {}, "arch": "alexnet"}, tmp_path / "other.npz")
     assert cli.main(["robustness", str(tmp_path / "other.npz")]) == 2
-    assert "not a LeNet-5 checkpoint" in capsys.readouterr().err
+    assert "not a checkpoint of `tinyconv train lenet5`" in capsys.readouterr().err
     x = np.zeros((4, 28, 28), np.float32)
     with pytest.raises(ValueError, match="unknown corruptions"):
         corruption_accuracy(model, x, np.zeros(4, np.int64), ["fog"])

@@ -64,7 +64,7 @@ def test_predict_matches_the_model_on_dataset_images(checkpoint, tmp_path, capsy
 def test_bad_checkpoints_and_data_download(tmp_path, capsys, monkeypatch):
     tc.save({"model": {}, "arch": "alexnet"}, tmp_path / "other.npz")
     assert cli.main(["evaluate", str(tmp_path / "other.npz")]) == 2
-    assert "not a LeNet-5 checkpoint" in capsys.readouterr().err
+    assert "not a checkpoint of `tinyconv train lenet5`" in capsys.readouterr().err
     assert cli.main(["evaluate", str(tmp_path / "missing.npz")]) == 2
     calls = []
     monkeypatch.setattr(data, "download_mnist", lambda root: calls.append(root) or {"a.gz": tmp_path / "a.gz"})

@@ -52,6 +52,9 @@ def test_distill_writes_a_checkpoint_and_metrics(tmp_path, teacher_ckpt, capsys)
     transform = data.Compose([data.Pad(2), data.Normalize(data.MNIST_MEAN, data.MNIST_STD)])
     acc = evaluate(student, data.DataLoader(data.MNIST(train=False), batch_size=500, transform=transform))
     assert acc["accuracy"] == report["test_accuracy"]
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(out), "--out", str(tmp_path / "cm.png")]) == 0  # evaluate reads students
+    assert f"accuracy {100 * report['test_accuracy']:.2f}%" in capsys.readouterr().out
 
 
 def test_bad_arguments(tmp_path, teacher_ckpt):

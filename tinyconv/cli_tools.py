@@ -34,9 +34,11 @@ def _load_model(path):
     path = path / "checkpoint.npz" if path.is_dir() else path
     state = serialization.load(path)
     arch = state.get("arch") if isinstance(state, dict) else None
-    if arch != "lenet5" or "model" not in state:
-        raise ValueError(f"{path}: not a LeNet-5 checkpoint of `tinyconv train lenet5` (arch {arch!r})")
-    model = models.lenet5(activation=state.get("activation", "relu"), pool=state.get("pool", "max"))
+    builders = {"lenet5": models.lenet5, "lenet5_small": models.lenet5_small}  # train / distill
+    if arch not in builders or "model" not in state:
+        raise ValueError(f"{path}: not a checkpoint of `tinyconv train lenet5` or `tinyconv distill` "
+                         f"(arch {arch!r})")
+    model = builders[arch](activation=state.get("activation", "relu"), pool=state.get("pool", "max"))
     model.load_state_dict(state["model"])
     return model.eval(), path
 
