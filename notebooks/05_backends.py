@@ -263,9 +263,10 @@ for name, payload in runs:
 # heavily optimised (oneDNN) convolutions. The families in the printed table behave differently,
 # for different reasons:
 #
-# - **AlexNet's convolutions** are GEMM-bound: both tinyconv backends hand the bulk of the work to
-#   the same BLAS, so they should land close to each other, and PyTorch's advantage is what its
-#   tuned convolution code adds on top of a GEMM.
+# - **AlexNet's convolutions** are GEMM-bound: the NumPy backend hands the bulk of the work to
+#   OpenBLAS, the Numba backend to tinyconv's own GEMM, so the gap between them is mostly the gap
+#   between the two GEMMs on this CPU (OpenBLAS held to AVX2 kernels here), and PyTorch's advantage
+#   is what its tuned convolution code adds on top of a GEMM.
 # - **LRN and max-pooling** do a handful of operations per byte. NumPy's vectorised form makes
 #   several passes over memory and allocates temporaries for each; a compiled loop makes one pass.
 #   This is where a hand-written kernel should win by the widest margin.
@@ -283,7 +284,7 @@ for name, payload in runs:
 #
 # - One dispatch point, `backend.kernels(family, *arrays)`, picks the kernel module; every module
 #   answers the same calls, so results agree across backends to rounding (checked above).
-# - Speed depends on what bounds a layer: a big GEMM (im2col wins on any backend, BLAS decides),
+# - Speed depends on what bounds a layer: a big GEMM (im2col wins on any backend, the GEMM decides),
 #   a memory-bound loop (compiled kernels win), or fixed per-call overhead (tiny layers).
 # - Numba pays a one-time compile on first call; `cache=True` turns that into a fast cache load
 #   on later runs.
