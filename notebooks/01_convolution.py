@@ -29,7 +29,7 @@
 #    multiply with `im2col`, and watch a stride of 4 fold fine detail into false coarse patterns.
 
 # %%
-import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
+import tinyconv as tc
 import numpy as np
 import matplotlib.pyplot as plt
 

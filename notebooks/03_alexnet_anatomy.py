@@ -24,7 +24,7 @@
 # convolutions, and local response normalization — actually do.
 
 # %%
-import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
+import tinyconv as tc
 import numpy as np
 import matplotlib.pyplot as plt
 

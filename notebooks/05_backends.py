@@ -28,7 +28,7 @@ import statistics
 import time
 from pathlib import Path
 
-import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
+import tinyconv as tc
 import numpy as np
 import matplotlib.pyplot as plt
 

@@ -32,7 +32,7 @@
 import math
 import time
 
-import tinyconv as tc  # first: it tunes NumPy's BLAS threads, which only works before NumPy loads
+import tinyconv as tc
 import numpy as np
 import matplotlib.pyplot as plt
 
