@@ -57,8 +57,10 @@ def test_killing_a_rank_of_tinyconv_train_mid_epoch(mpistart, tmp_path, cleanup)
     survivors running) the survivor's own deadline (--dist-timeout 8 here; 45 s by default, then
     <= 5 s of pings) finds rank 1 silent and names it. The checkpoint, written after every epoch,
     shows where the kill landed."""
+    # batch 16: 250 steps an epoch, so that epoch 2 outlasts the moment of the kill on a fast machine
+    # (at batch 64 an epoch took ~0.2 s once the kernels got faster)
     train = [Path(sys.executable).parent / "tinyconv", "train", "lenet5", "--epochs", "4",
-             "--no-progress", "--dist-timeout", "8", "--out", tmp_path]
+             "--batch-size", "16", "--no-progress", "--dist-timeout", "8", "--out", tmp_path]
     # without cleanup the rank runs under a shell, so that its death is an ordinary exit of
     # the shell to the launcher (see test_survivor_names_the_lost_rank)
     args = train if cleanup else ["-disable-auto-cleanup", "sh", "-c", " ".join(map(str, train))]
@@ -76,7 +78,7 @@ def test_killing_a_rank_of_tinyconv_train_mid_epoch(mpistart, tmp_path, cleanup)
     listed = re.search(r"rank 1 = pid (\d+)", "".join(out))  # the CLI's first lines
     assert listed, "".join(out + err)
     pid = int(listed.group(1))
-    time.sleep(0.2)  # into epoch 2 (63 steps, seconds on 2 cores)
+    time.sleep(0.05)  # into epoch 2
     os.kill(pid, signal.SIGKILL)
     killed = time.monotonic()
     try:
