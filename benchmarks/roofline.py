@@ -178,12 +178,10 @@ def measure_layer(name, kind, wshape, xshape, conv, peak, bw, rng):
     return rows
 
 
-def plot(result, path):
-    import matplotlib
-    matplotlib.use("Agg")
+def draw(result, a, b):
+    """The roofline (a) and measured vs predicted speed-ups (b) of a result, on given axes."""
     import matplotlib.pyplot as plt
     peak, bw = result["peak_flops"], result["bandwidth"]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
     ai = np.logspace(-2, 3, 200)
     a.loglog(ai, np.minimum(peak, ai * bw) / 1e9, "k-", label=f"GEMM roof ({peak / 1e9:.0f} GFLOP/s, {bw / 1e9:.1f} GB/s)")
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -204,6 +202,14 @@ def plot(result, path):
     b.axhline(1, color="k", lw=0.8)
     b.set(xlabel="sparsity (%)", ylabel="speed-up of CSR over dense", title="measured (o) vs predicted (x)")
     b.legend(fontsize=7)
+
+
+def plot(result, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
+    draw(result, a, b)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

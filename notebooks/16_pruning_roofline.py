@@ -233,28 +233,15 @@ for s in (0.9, 0.98):
           f"speed-up {t_dense / t_csr:.1f}x, predicted {t_dense / pred:.1f}x")
 
 # %%
+import sys  # noqa: E402
+sys.path.insert(0, str(root))  # the benchmark's own drawing, from the checkout
+from benchmarks.roofline import draw  # noqa: E402
+
 fig, (a, b) = plt.subplots(1, 2, figsize=(12, 4.6))
-ai = np.logspace(-2, 3, 200)
-a.loglog(ai, np.minimum(P, ai * B) / 1e9, "k-", label="sgemm roof")
-colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-for i, name in enumerate(names):
-    rs = [r for r in result["rows"] if r["layer"] == name]
-    a.loglog(ai, np.minimum(rs[0]["csr_peak_flops"], ai * B) / 1e9, "--", color=colors[i], lw=0.8)
-    a.scatter(rs[0]["dense_flops"] / rs[0]["dense_bytes"], rs[0]["dense_flops"] / rs[0]["dense_s"] / 1e9,
-              marker="s", color=colors[i], edgecolor="k")
-    a.scatter([r["sparse_flops"] / r["sparse_bytes"] for r in rs],
-              [r["sparse_flops"] / r["sparse_s"] / 1e9 for r in rs], color=colors[i], label=name)
-    sp = [100 * r["sparsity"] for r in rs]
-    b.semilogy(sp, [r["measured_speedup"] for r in rs], "o-", color=colors[i], label=name)
-    b.semilogy(sp, [r["predicted_speedup"] for r in rs], "x:", color=colors[i])
+draw(result, a, b)
 a.scatter([f / q for _, f, q, _ in live], [f / t / 1e9 for _, f, _, t in live], marker="*", s=150,
           color="k", label="fc7 CSR, live run")
-a.set(xlabel="arithmetic intensity (flop/byte)", ylabel="useful GFLOP/s",
-      title="roofline (squares: dense, dots: CSR 50-98%, dashed: CSR roofs)")
 a.legend(fontsize=7, loc="lower right")
-b.axhline(1, color="k", lw=0.8)
-b.set(xlabel="sparsity (%)", ylabel="CSR speed-up over dense", title="measured (o) vs predicted (x)")
-b.legend(fontsize=7)
 fig.tight_layout()
 plt.show()
 
