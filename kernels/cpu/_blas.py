@@ -13,11 +13,12 @@ groups, column blocks) and every thread calls a *single-threaded* GEMM on its ow
   CBLAS of the BLAS NumPy itself uses (found through threadpoolctl), through a symbol name
   registered with LLVM, so compiled kernels stay cacheable across processes. Without a usable
   64-bit CBLAS a Numba loop GEMM stands in for those.
-- `one_thread()`: a context manager that limits that BLAS to one thread (threadpoolctl) while a
+- `one_thread(dtype)`: a context manager that limits that BLAS to one thread (threadpoolctl) while a
   kernel runs and restores the user's setting after; nothing is changed process-wide for longer.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import threading
 import warnings
@@ -163,6 +164,10 @@ class _OneThread:
 _ONE_THREAD = _OneThread()
 
 
-def one_thread():
-    """`with one_thread():` around a kernel call (see _OneThread)."""
-    return _ONE_THREAD
+_NO_BLAS = contextlib.nullcontext()
+
+
+def one_thread(dtype):
+    """`with one_thread(x.dtype):` around a kernel call that uses `gemm` (see _OneThread).
+    float32 GEMMs are tinyconv's own and never reach BLAS, so there is nothing to limit."""
+    return _NO_BLAS if np.dtype(dtype).itemsize == 4 else _ONE_THREAD

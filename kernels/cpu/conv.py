@@ -346,16 +346,15 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
     bias, has_bias = _bias_arg(b, o, x.dtype)
     if algo == "direct":
         d = _DirectPlan(x.shape, stride, padding, oh, ow)
-        with _blas.one_thread():  # no BLAS here, but its threads must not wake either
-            return _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow,
-                                   workspace("conv.pad", d.pad, x.dtype),
-                                   workspace("conv", d.row, x.dtype), empty((n, o, oh, ow), x.dtype))
+        return _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow,
+                               workspace("conv.pad", d.pad, x.dtype),
+                               workspace("conv", d.row, x.dtype), empty((n, o, oh, ow), x.dtype))
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     p = _plan(x.shape, w.shape, stride, padding, dilation, groups, oh, ow, x.dtype.itemsize,
               threads())
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
-    with _blas.one_thread():
+    with _blas.one_thread(x.dtype):
         return _gemm_forward(x, w.reshape(o, -1), bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw,
                              groups, oh, ow, p.wide, p.S, ws, pad, empty((n, o, oh, ow), x.dtype))
 
@@ -382,7 +381,7 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
     gwp = workspace("conv.gw", (p.threads, o, cg * kh * kw), x.dtype)
     gbp = workspace("conv.gb", (p.threads, o), np.float64)
-    with _blas.one_thread():
+    with _blas.one_thread(x.dtype):
         gx = _gemm_backward(gy, x, w.reshape(o, -1), need_input_grad, kh, kw, sh, sw, ph, pw, dh, dw,
                             groups, p.wide, p.S, ws, pad, gwp, gbp, _grad_input(x, need_input_grad))
     gw, gb = _sum_partials(gwp, gbp, empty((o, cg * kh * kw), x.dtype))

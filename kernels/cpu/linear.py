@@ -88,13 +88,13 @@ def _bias(b, n, dtype):
 
 def linear_forward(x, w, b):
     bias, has_bias = _bias(b, w.shape[0], x.dtype)
-    with _blas.one_thread():
+    with _blas.one_thread(x.dtype):
         return _forward(x, w, bias, has_bias, _blocks(w.shape[0]), empty((x.shape[0], w.shape[0]), x.dtype))
 
 
 def linear_backward(g, x, w, need_input_grad=True, need_weight_grad=True):
     g = np.ascontiguousarray(g)
-    with _blas.one_thread():
+    with _blas.one_thread(x.dtype):
         gx, gw, gb = _backward(g, x, w, need_input_grad, need_weight_grad, _blocks(w.shape[0]),
                                _blocks(w.shape[1]), empty(x.shape if need_input_grad else (0, 0), x.dtype),
                                empty(w.shape if need_weight_grad else (0, 0), x.dtype))

@@ -38,11 +38,25 @@ def test_column_blocks_cover_every_column_once(n):
     assert np.all(edges[1:-1] % cpu.ALIGN == 0)
 
 
-def test_blas_threads_are_restored_after_a_kernel():
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_blas_threads_are_restored_after_a_kernel(dtype):
     from tinyconv.kernels.cpu import _blas
     if not _blas.HAVE_BLAS:
         pytest.skip("no CBLAS beside NumPy: the loop GEMM stands in")
     before = _blas._LIB.get_num_threads()
-    x = np.ones((64, 256), np.float32)
-    cpu.linear_forward(x, np.ones((256, 256), np.float32), None)
+    x = np.ones((64, 256), dtype)
+    cpu.linear_forward(x, np.ones((256, 256), dtype), None)
+    assert _blas._LIB.get_num_threads() == before
+
+
+def test_blas_limited_to_one_thread_only_where_a_kernel_calls_it():
+    # float64 GEMMs run in NumPy's BLAS from every Numba thread; float32 ones are tinyconv's own
+    from tinyconv.kernels.cpu import _blas
+    if not _blas.HAVE_BLAS:
+        pytest.skip("no CBLAS beside NumPy: the loop GEMM stands in")
+    before = _blas._LIB.get_num_threads()
+    with _blas.one_thread(np.float64):
+        assert _blas._LIB.get_num_threads() == 1
+    with _blas.one_thread(np.float32):
+        assert _blas._LIB.get_num_threads() == before
     assert _blas._LIB.get_num_threads() == before
