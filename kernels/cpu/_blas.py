@@ -9,7 +9,7 @@ groups, column blocks) and every thread calls a *single-threaded* GEMM on its ow
 - `gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc)` (njit-callable, alpha = 1):
   C = op(A) @ op(B) + beta * C on raw row-major pointers (`arr.ctypes.data`), float32 or float64
   by the `dtype` argument. float32 runs tinyconv's own GEMM (`_sgemm.py`: the CPU's widest
-  vectors, whatever kernels NumPy's BLAS was told to use); float64 (and A^T B^T) calls the
+  vectors, whatever kernels NumPy's BLAS was told to use); float64 calls the
   CBLAS of the BLAS NumPy itself uses (found through threadpoolctl), through a symbol name
   registered with LLVM, so compiled kernels stay cacheable across processes. Without a usable
   64-bit CBLAS a Numba loop GEMM stands in for those.
@@ -34,23 +34,19 @@ _ROW_MAJOR = 101
 # (order, transA, transB, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc): ILP64 CBLAS, pointers
 # passed as 64-bit integers (the same registers as pointers on every 64-bit ABI Numba targets).
 _ARGS = (types.int32, types.int32, types.int32, types.int64, types.int64, types.int64)
-_SIG = {
-    "s": types.void(*_ARGS, types.float32, types.int64, types.int64, types.int64, types.int64,
-                    types.float32, types.int64, types.int64),
-    "d": types.void(*_ARGS, types.float64, types.int64, types.int64, types.int64, types.int64,
-                    types.float64, types.int64, types.int64),
-}
-_SYMBOL = {"s": "tinyconv_cblas_sgemm", "d": "tinyconv_cblas_dgemm"}
-# ILP64 names of cblas_?gemm: NumPy's wheels (scipy-openblas), OpenBLAS built with a 64_
+_SIG = types.void(*_ARGS, types.float64, types.int64, types.int64, types.int64, types.int64,
+                  types.float64, types.int64, types.int64)
+_SYMBOL = "tinyconv_cblas_dgemm"
+# ILP64 names of cblas_dgemm: NumPy's wheels (scipy-openblas), OpenBLAS built with a 64_
 # suffix, MKL's _64 API. LP64 libraries are not used: their int arguments differ.
-_CANDIDATES = ("scipy_cblas_{t}gemm64_", "cblas_{t}gemm64_", "cblas_{t}gemm_64")
+_CANDIDATES = ("scipy_cblas_dgemm64_", "cblas_dgemm64_", "cblas_dgemm_64")
 
-_sgemm = types.ExternalFunction(_SYMBOL["s"], _SIG["s"])
-_dgemm = types.ExternalFunction(_SYMBOL["d"], _SIG["d"])
+_dgemm = types.ExternalFunction(_SYMBOL, _SIG)
 
 
-def _fallback(dtype):
-    """A plain loop GEMM with the CBLAS calling convention: correct everywhere, slow."""
+def _fallback():
+    """A plain loop dgemm with the CBLAS calling convention: correct everywhere, slow."""
+    dtype = types.float64
     sig = types.void(types.int32, types.int32, types.int32, types.int64, types.int64, types.int64,
                      dtype, types.voidptr, types.int64, types.voidptr, types.int64, dtype,
                      types.voidptr, types.int64)
@@ -72,7 +68,7 @@ def _fallback(dtype):
 
 
 def _find_blas():
-    """(library controller, {"s": address, "d": address}) of NumPy's BLAS, or (None, None)."""
+    """(library controller, address of its cblas_dgemm) of NumPy's BLAS, or (None, None)."""
     try:
         from threadpoolctl import ThreadpoolController
         libs = ThreadpoolController().select(user_api="blas").lib_controllers
@@ -83,15 +79,10 @@ def _find_blas():
             handle = ctypes.CDLL(lib.filepath)
         except OSError:
             continue
-        found = {}
-        for t in "sd":
-            for name in _CANDIDATES:
-                fn = getattr(handle, name.format(t=t), None)
-                if fn is not None:
-                    found[t] = ctypes.cast(fn, ctypes.c_void_p).value
-                    break
-        if len(found) == 2:
-            return lib, found
+        for name in _CANDIDATES:
+            fn = getattr(handle, name, None)
+            if fn is not None:
+                return lib, ctypes.cast(fn, ctypes.c_void_p).value
     return None, None
 
 
@@ -113,21 +104,18 @@ _LIB, _ADDR = _find_blas()
 _get_threads, _set_threads = _thread_functions(_LIB) if _LIB is not None else (None, None)
 if _ADDR is None:
     warnings.warn("tinyconv: no 64-bit CBLAS found beside NumPy; the Numba kernels use a slow "
-                  "loop GEMM instead", RuntimeWarning, stacklevel=2)
-    _FALLBACK = {"s": _fallback(types.float32), "d": _fallback(types.float64)}
-    _ADDR = {t: f.address for t, f in _FALLBACK.items()}
-for _t in "sd":
-    llvm.add_symbol(_SYMBOL[_t], _ADDR[_t])
+                  "loop GEMM in float64 instead", RuntimeWarning, stacklevel=2)
+    _FALLBACK = _fallback()
+    _ADDR = _FALLBACK.address
+llvm.add_symbol(_SYMBOL, _ADDR)
 HAVE_BLAS = _LIB is not None
 
 
 @njit(cache=True, inline="always")
 def gemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc, dtype):
     """C (m x n) = op(A) op(B) + beta C, row-major; a/b/c are addresses, dtype an array of the type."""
-    if dtype.itemsize == 4 and (ta == NO_TRANS or tb == NO_TRANS):
+    if dtype.itemsize == 4:
         sgemm(ta, tb, m, n, k, a, lda, b, ldb, np.float32(beta), c, ldc)
-    elif dtype.itemsize == 4:
-        _sgemm(_ROW_MAJOR, ta, tb, m, n, k, np.float32(1.0), a, lda, b, ldb, np.float32(beta), c, ldc)
     else:
         _dgemm(_ROW_MAJOR, ta, tb, m, n, k, 1.0, a, lda, b, ldb, np.float64(beta), c, ldc)
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kernels.cpu._sgemm import MR, NO_TRANS, NR, TRANS, sgemm
+from tinyconv.kernels.cpu._sgemm import MR, NO_TRANS, NR, TRANS, sgemm
 
 
 def _run(ta, tb, m, n, k, beta, rng, c_fill=None, pad=(0, 0, 0)):
