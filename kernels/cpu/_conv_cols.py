@@ -40,8 +40,9 @@ def _split_phases(plane, sw, phases):
 
 
 @njit(cache=True)
-def im2col_rows(x, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, scratch):
-    """cols (cg*kh*kw, ns*oh*ow) <- samples [n0, n0+ns), channels [c0, c0+cg) of x.
+def im2col_rows(x, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, scratch):
+    """cols (cg*kh*kw, ns*oh*ow) <- samples n0, n0+step, ... (ns of them), channels [c0, c0+cg)
+    of x.
 
     With a column stride sw > 1 and `scratch` shaped (1, sw, H, ceil(W/sw)), each input plane is
     first split into its sw column phases, so that every tap's row becomes a contiguous copy
@@ -51,7 +52,7 @@ def im2col_rows(x, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols,
     phased = sw > 1 and scratch.shape[1] == sw
     for s in range(ns):
         for ci in range(cg):
-            plane = x[n0 + s, c0 + ci]
+            plane = x[n0 + s * step, c0 + ci]
             if phased:
                 _split_phases(plane, sw, scratch[0])
             for i in range(kh):
@@ -80,13 +81,13 @@ def im2col_rows(x, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols,
 
 
 @njit(cache=True)
-def col2im_rows(cols, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx):
-    """gx[n0:n0+ns, c0:c0+cg] = the adjoint of im2col_rows applied to cols (overwrites)."""
+def col2im_rows(cols, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx):
+    """gx[n0:n0+ns*step:step, c0:c0+cg] = the adjoint of im2col_rows applied to cols (overwrites)."""
     h, w = gx.shape[2], gx.shape[3]
     L = oh * ow
     for s in range(ns):
         for ci in range(cg):
-            plane = gx[n0 + s, c0 + ci]
+            plane = gx[n0 + s * step, c0 + ci]
             plane[:] = 0
             for i in range(kh):
                 y0, y1 = valid_range(oh, sh, ph, i * dh, h)
@@ -106,9 +107,9 @@ def col2im_rows(cols, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx
 
 
 @njit(cache=True)
-def pad_planes(x, n0, ns, c0, cg, ph, pw, xp):
-    """xp[:ns] (each cg x (H+2ph) x (W+2pw)) <- zero-padded samples [n0, n0+ns), channels
-    [c0, c0+cg) of x."""
+def pad_planes(x, n0, ns, step, c0, cg, ph, pw, xp):
+    """xp[:ns] (each cg x (H+2ph) x (W+2pw)) <- zero-padded samples n0, n0+step, ... (ns of
+    them), channels [c0, c0+cg) of x."""
     h, w = x.shape[2], x.shape[3]
     for s in range(ns):
         for ci in range(cg):
@@ -119,27 +120,27 @@ def pad_planes(x, n0, ns, c0, cg, ph, pw, xp):
                 row = plane[ph + yy]
                 row[:pw] = 0
                 row[pw + w:] = 0
-                _vec.copy(row[pw:pw + w], x[n0 + s, c0 + ci, yy])
+                _vec.copy(row[pw:pw + w], x[n0 + s * step, c0 + ci, yy])
 
 
 @njit(cache=True)
-def crop_planes(gp, ns, n0, c0, ph, pw, gx):
-    """gx[n0:n0+ns, c0:c0+cg] <- the interior of padded planes gp[:ns]."""
-    cg = gp.shape[1]
+def crop_planes(gp, ns, n0, step, c0, cg, ph, pw, gx):
+    """gx[n0:n0+ns*step:step, c0:c0+cg] <- the interior of padded planes gp[:ns, :cg]."""
     h, w = gx.shape[2], gx.shape[3]
     for s in range(ns):
         for ci in range(cg):
             for yy in range(h):
-                _vec.copy(gx[n0 + s, c0 + ci, yy], gp[s, ci, ph + yy, pw:pw + w])
+                _vec.copy(gx[n0 + s * step, c0 + ci, yy], gp[s, ci, ph + yy, pw:pw + w])
 
 
 @njit(cache=True)
-def im2col_wide(xp, n0, ns, c0, cg, kh, kw, dh, dw, Lw, cols):
-    """cols (cg*kh*kw, ns*Lw) from the padded planes xp[n0:n0+ns, c0:c0+cg] (each Hp x Wp)."""
+def im2col_wide(xp, n0, ns, step, c0, cg, kh, kw, dh, dw, Lw, cols):
+    """cols (cg*kh*kw, ns*Lw) from the padded planes xp[n0:n0+ns*step:step, c0:c0+cg] (each
+    Hp x Wp)."""
     Wp = xp.shape[3]
     for s in range(ns):
         for ci in range(cg):
-            src = xp[n0 + s, c0 + ci].ravel()  # a C-contiguous plane: ravel is a view
+            src = xp[n0 + s * step, c0 + ci].ravel()  # a C-contiguous plane: ravel is a view
             for i in range(kh):
                 for j in range(kw):
                     off = i * dh * Wp + j * dw
@@ -147,12 +148,12 @@ def im2col_wide(xp, n0, ns, c0, cg, kh, kw, dh, dw, Lw, cols):
 
 
 @njit(cache=True)
-def col2im_wide(cols, n0, ns, c0, cg, kh, kw, dh, dw, Lw, gp):
-    """gp[n0:n0+ns, c0:c0+cg] = the adjoint of im2col_wide applied to cols (overwrites)."""
+def col2im_wide(cols, n0, ns, step, c0, cg, kh, kw, dh, dw, Lw, gp):
+    """gp[n0:n0+ns*step:step, c0:c0+cg] = the adjoint of im2col_wide applied to cols (overwrites)."""
     Wp = gp.shape[3]
     for s in range(ns):
         for ci in range(cg):
-            dst = gp[n0 + s, c0 + ci].ravel()
+            dst = gp[n0 + s * step, c0 + ci].ravel()
             dst[:] = 0
             for i in range(kh):
                 for j in range(kw):
@@ -161,28 +162,29 @@ def col2im_wide(cols, n0, ns, c0, cg, kh, kw, dh, dw, Lw, gp):
 
 
 @njit(cache=True)
-def columns(x, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, xp):
-    """The columns of one work item in either layout (xp: scratch for padded planes)."""
+def columns(x, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, xp):
+    """The columns of one work item (samples n0, n0+step, ... ns of them) in either layout (xp:
+    scratch for padded planes)."""
     if not wide:
-        im2col_rows(x, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, xp)
+        im2col_rows(x, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols, xp)
         return
     Lw = (oh - 1) * (ow + (kw - 1) * dw) + ow
     if ph == 0 and pw == 0:
-        im2col_wide(x, n0, ns, c0, cg, kh, kw, dh, dw, Lw, cols)
+        im2col_wide(x, n0, ns, step, c0, cg, kh, kw, dh, dw, Lw, cols)
     else:
-        pad_planes(x, n0, ns, c0, cg, ph, pw, xp)
-        im2col_wide(xp, 0, ns, 0, cg, kh, kw, dh, dw, Lw, cols)
+        pad_planes(x, n0, ns, step, c0, cg, ph, pw, xp)
+        im2col_wide(xp, 0, ns, 1, 0, cg, kh, kw, dh, dw, Lw, cols)
 
 
 @njit(cache=True)
-def scatter_columns(cols, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, gx, gp):
-    """gx[n0:n0+ns, c0:c0+cg] = col2im of cols in either layout (gp: padded scratch)."""
+def scatter_columns(cols, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, gx, gp):
+    """gx[n0:n0+ns*step:step, c0:c0+cg] = col2im of cols in either layout (gp: padded scratch)."""
     if not wide:
-        col2im_rows(cols, n0, ns, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
+        col2im_rows(cols, n0, ns, step, c0, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
         return
     Lw = (oh - 1) * (ow + (kw - 1) * dw) + ow
     if ph == 0 and pw == 0:
-        col2im_wide(cols, n0, ns, c0, cg, kh, kw, dh, dw, Lw, gx)
+        col2im_wide(cols, n0, ns, step, c0, cg, kh, kw, dh, dw, Lw, gx)
     else:
-        col2im_wide(cols, 0, ns, 0, cg, kh, kw, dh, dw, Lw, gp)
-        crop_planes(gp, ns, n0, c0, ph, pw, gx)
+        col2im_wide(cols, 0, ns, 1, 0, cg, kh, kw, dh, dw, Lw, gp)
+        crop_planes(gp, ns, n0, step, c0, cg, ph, pw, gx)

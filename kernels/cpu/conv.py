@@ -27,6 +27,7 @@ from ._blas import NO_TRANS, TRANS, gemm
 from ._conv_cols import (col2im_rows, columns, crop_planes, im2col_rows, pad_planes,
                          scatter_columns, valid_range)
 from ._alloc import empty
+from ._tree import LEAF, fold, fold_vector, leaf_rows, leaf_stride
 from ._workspace import threads, workspace
 
 COLS_PER_GEMM = 768
@@ -43,14 +44,14 @@ def _im2col_all(x, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     cols = np.empty((n, c * kh * kw, oh * ow), dtype=x.dtype)
     no_phases = np.empty((1, 1, 1, 1), dtype=x.dtype)  # the strided gather: no scratch per sample
     for b in prange(n):
-        im2col_rows(x, b, 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols[b], no_phases)
+        im2col_rows(x, b, 1, 1, 0, c, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, cols[b], no_phases)
     return cols
 
 
 @njit(parallel=True, cache=True)
 def _col2im_all(cols, gx, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow):
     for b in prange(gx.shape[0]):
-        col2im_rows(cols[b], b, 1, 0, gx.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
+        col2im_rows(cols[b], b, 1, 1, 0, gx.shape[1], kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, gx)
     return gx
 
 
@@ -73,7 +74,7 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
             ns = min(S, n - n0)
             width = ns * Lc
             cols = ws[t, :K * width].reshape(K, width)
-            columns(x, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
+            columns(x, n0, ns, 1, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
             if ns == 1 and rw == ow:  # one sample, plain rows: the GEMM writes NCHW itself
                 gemm(NO_TRANS, NO_TRANS, og, width, K, w2[g * og:].ctypes.data, K, cols.ctypes.data,
                      width, 0.0, y[n0, g * og:].ctypes.data, width, y)
@@ -95,69 +96,68 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
 
 
 @njit(parallel=True, cache=True)
-def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, ws, pad,
-                   gwp, gbp, gx):
-    """gx (or an empty array), and per-thread partial sums gwp (T, O, K), gbp (T, O) float64."""
-    n, c, h, wd = x.shape
+def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, blocks, ws,
+                   pad, gwp, gbp, gx):
+    """gx (or an empty array), and the leaves' partial sums gwp (L, O, K), gbp (L, O) float64:
+    leaf l sums samples l, l+L, ... in that order (_tree.py). A work item is (leaf, group, block
+    of input channels): its columns are only its channels' rows, so no two items build the same
+    column, and it writes only its own columns of gW and its own channels of gx."""
+    n, c = x.shape[0], x.shape[1]
     o, K = w2.shape
     oh, ow = gy.shape[2], gy.shape[3]
     og, cg = o // groups, c // groups
+    taps = kh * kw
+    cb = -(-cg // blocks)  # channels per block
     rw = ow + (kw - 1) * dw if wide else ow
     Lc = (oh - 1) * rw + ow
-    T = ws.shape[0]
-    items = (n + S - 1) // S * groups
+    T, L = ws.shape[0], gwp.shape[0]
+    items = L * groups * blocks
     for t in prange(T):
-        gbp[t, :] = 0
-        first = np.ones(groups, dtype=np.bool_)
         for it in range(t, items, T):
-            n0, g = it // groups * S, it % groups
-            ns = min(S, n - n0)
-            width = ns * Lc
-            cols = ws[t, :K * width].reshape(K, width)
-            gyc = ws[t, K * width:K * width + og * width].reshape(og, width)
-            columns(x, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide, cols, pad[t])
-            for s in range(ns):  # gy -> (og, ns*Lc), zeros between wide rows; bias grad on the way
-                for r in range(og):
-                    dst = gyc[r, s * Lc:(s + 1) * Lc]
-                    if wide:
-                        dst[:] = 0
-                    for yy in range(oh):
-                        _vec.copy(dst[yy * rw:yy * rw + ow], gy[n0 + s, g * og + r, yy])
-                    gbp[t, g * og + r] += _vec.total(dst)
-            gemm(NO_TRANS, TRANS, og, K, width, gyc.ctypes.data, width, cols.ctypes.data, width,
-                 0.0 if first[g] else 1.0, gwp[t, g * og:].ctypes.data, K, gyc)
-            first[g] = False
-            if need_gx:  # the columns are no longer needed: their space takes W_g^T @ gy
-                gemm(TRANS, NO_TRANS, K, width, og, w2[g * og:].ctypes.data, K, gyc.ctypes.data,
-                     width, 0.0, cols.ctypes.data, width, gyc)
-                scatter_columns(cols, n0, ns, g * cg, cg, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow,
-                                wide, gx, pad[t])
-        for g in range(groups):
-            if first[g]:  # this thread had no item of group g
-                gwp[t, g * og:(g + 1) * og] = 0
+            leaf, g, blk = it // (groups * blocks), it // blocks % groups, it % blocks
+            c0, nc = blk * cb, min(cb, cg - blk * cb)
+            if nc <= 0:
+                continue
+            k0, kn = c0 * taps, nc * taps
+            rows = leaf_rows(n, L, leaf)
+            if blk == 0:
+                gbp[leaf, g * og:(g + 1) * og] = 0
+            if rows == 0:
+                gwp[leaf, g * og:(g + 1) * og, k0:k0 + kn] = 0
+            for s0 in range(0, rows, S):  # the leaf's samples, S per GEMM, in order
+                n0, ns = leaf + s0 * L, min(S, rows - s0)
+                width = ns * Lc
+                cols = ws[t, :kn * width].reshape(kn, width)
+                gyc = ws[t, kn * width:kn * width + og * width].reshape(og, width)
+                columns(x, n0, ns, L, g * cg + c0, nc, kh, kw, sh, sw, ph, pw, dh, dw, oh, ow, wide,
+                        cols, pad[t])
+                for s in range(ns):  # gy -> (og, ns*Lc), zeros between wide rows; bias on the way
+                    for r in range(og):
+                        dst = gyc[r, s * Lc:(s + 1) * Lc]
+                        if wide:
+                            dst[:] = 0
+                        for yy in range(oh):
+                            _vec.copy(dst[yy * rw:yy * rw + ow], gy[n0 + s * L, g * og + r, yy])
+                        if blk == 0:
+                            gbp[leaf, g * og + r] += _vec.total(dst)
+                gemm(NO_TRANS, TRANS, og, kn, width, gyc.ctypes.data, width, cols.ctypes.data, width,
+                     0.0 if s0 == 0 else 1.0, gwp[leaf, g * og, k0:].ctypes.data, K, gyc)
+                if need_gx:  # the columns are no longer needed: their space takes W_g^T @ gy
+                    gemm(TRANS, NO_TRANS, kn, width, og, w2[g * og, k0:].ctypes.data, K,
+                         gyc.ctypes.data, width, 0.0, cols.ctypes.data, width, gyc)
+                    scatter_columns(cols, n0, ns, L, g * cg + c0, nc, kh, kw, sh, sw, ph, pw, dh, dw,
+                                    oh, ow, wide, gx, pad[t])
     return gx
 
 
-@njit(parallel=True, cache=True)
-def _sum_partials(gwp, gbp, gw):
-    T, o, K = gwp.shape
-    for r in prange(o):
-        for k in range(K):
-            acc = gwp[0, r, k]
-            for t in range(1, T):
-                acc += gwp[t, r, k]
-            gw[r, k] = acc
-    gb = np.empty(o, dtype=gw.dtype)
-    for r in range(o):
-        acc = 0.0
-        for t in range(T):
-            acc += gbp[t, r]
-        gb[r] = acc
-    return gw, gb
-
-
 class _Plan:
-    """How one conv call is cut: threads, samples per GEMM, wide grid or not, scratch shapes."""
+    """How one conv call is cut: threads, samples per GEMM, wide grid or not, scratch shapes.
+
+    The forward may cut the batch any way (each sample's output is computed alone). The
+    backward's weight gradient is summed leaf by leaf (_tree.py), so its cut may depend on the
+    layer and the leaf only: S_leaf samples per GEMM, never the batch size or thread count; the
+    threads share a leaf's work by blocks of input channels when there are fewer leaves than
+    threads."""
 
     def __init__(self, x_shape, w_shape, stride, padding, dilation, groups, oh, ow, itemsize, threads):
         n, c, h, wd = x_shape
@@ -167,18 +167,23 @@ class _Plan:
         hp, wp = h + 2 * padding[0], wd + 2 * padding[1]
         lc = (oh - 1) * wp + ow if self.wide else oh * ow
         K, og = cg * kh * kw, o // groups
-        S = max(1, min(n, -(-COLS_PER_GEMM // lc), WORKSPACE_BYTES // (itemsize * (K + og) * lc)))
+        fit = max(1, min(-(-COLS_PER_GEMM // lc), WORKSPACE_BYTES // (itemsize * (K + og) * lc)))
+        S = min(n, fit) or 1
         if n >= self.threads:  # the nearest S that gives every thread the same number of items
             even = [s for s in range(1, 2 * S + 1) if -(-n // s) * groups % self.threads == 0]
             if even:
                 S = min(even, key=lambda s: (abs(s - S), s))
         self.S = S
-        self.ws = (self.threads, (K + og) * S * lc)
+        self.leaves = leaf_stride(n)
+        self.S_leaf = min(fit, LEAF)
+        items = self.leaves * groups
+        self.blocks = min(cg, -(-threads // items)) if items < threads else 1
+        self.blocks = -(-cg // -(-cg // self.blocks))  # no empty block
+        self.ws = (self.threads, (K + og) * max(S, self.S_leaf) * lc)
         padded = self.wide and padding != (0, 0)
-        self.pad = (self.threads, S, cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
+        self.pad = (self.threads, max(S, self.S_leaf), cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
         if stride[1] > 1:  # column phases of one input plane (see _conv_cols.im2col_rows)
             self.pad = (self.threads, 1, stride[1], h, -(-wd // stride[1]))
-
 
 
 _plan = functools.lru_cache(maxsize=256)(_Plan)
@@ -216,7 +221,7 @@ def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow
     for t in prange(T):
         for b in range(t, n, T):
             if wide:
-                pad_planes(x, b, 1, 0, c, ph, pw, pad[t])
+                pad_planes(x, b, 1, 1, 0, c, ph, pw, pad[t])
             for k in range(o):
                 c0 = (k // og) * cg
                 add = bias[k] if has_bias else 0
@@ -252,65 +257,67 @@ def _direct_forward(x, w, bias, has_bias, sh, sw, ph, pw, dh, dw, groups, oh, ow
 @njit(parallel=True, cache=True)
 def _direct_backward(gy, x, w, need_gx, sh, sw, ph, pw, dh, dw, groups, pad, gpad, gyw, gwp, gbp,
                      gx):
-    """gx (or an empty array); per-thread partial sums gwp (T, O, C/g, kh, kw), gbp (T, O)."""
+    """gx (or an empty array); the leaves' partial sums gwp (L, O, C/g, kh, kw), gbp (L, O)
+    float64 (leaf l: samples l, l+L, ... in that order, _tree.py); a thread takes whole leaves."""
     n, c, h, wd = x.shape
     o, cg, kh, kw = w.shape
     oh, ow = gy.shape[2], gy.shape[3]
     og = o // groups
-    T = pad.shape[0]
+    T, L = pad.shape[0], gwp.shape[0]
     wide = sh == 1 and sw == 1
     Wp = wd + 2 * pw
     Lw = (oh - 1) * Wp + ow
     for t in prange(T):
-        gwp[t] = 0
-        gbp[t] = 0
-        for b in range(t, n, T):
-            if wide:
-                pad_planes(x, b, 1, 0, c, ph, pw, pad[t])
-                if need_gx:
-                    gpad[t] = 0
-            elif need_gx:
-                gx[b] = 0
-            for k in range(o):
-                c0 = (k // og) * cg
-                gbp[t, k] += _vec.total(gy[b, k].ravel())
+        for leaf in range(t, L, T):
+            gwp[leaf] = 0
+            gbp[leaf] = 0
+            for b in range(leaf, n, L):
                 if wide:
-                    g = gyw[t, :Lw]
-                    g[:] = 0
-                    for yy in range(oh):
-                        _vec.copy(g[yy * Wp:yy * Wp + ow], gy[b, k, yy])
-                    for ci in range(cg):
-                        src = pad[t, 0, c0 + ci].ravel()
-                        for i in range(kh):
-                            for j in range(kw):
-                                off = i * dh * Wp + j * dw
-                                gwp[t, k, ci, i, j] += _vec.dot(g, src[off:off + Lw])
-                        if need_gx:
-                            dst = gpad[t, 0, c0 + ci].ravel()
+                    pad_planes(x, b, 1, 1, 0, c, ph, pw, pad[t])
+                    if need_gx:
+                        gpad[t] = 0
+                elif need_gx:
+                    gx[b] = 0
+                for k in range(o):
+                    c0 = (k // og) * cg
+                    gbp[leaf, k] += _vec.total(gy[b, k].ravel())
+                    if wide:
+                        g = gyw[t, :Lw]
+                        g[:] = 0
+                        for yy in range(oh):
+                            _vec.copy(g[yy * Wp:yy * Wp + ow], gy[b, k, yy])
+                        for ci in range(cg):
+                            src = pad[t, 0, c0 + ci].ravel()
                             for i in range(kh):
                                 for j in range(kw):
                                     off = i * dh * Wp + j * dw
-                                    _vec.axpy(dst[off:off + Lw], w[k, ci, i, j], g)
-                    continue
-                for ci in range(cg):
-                    for i in range(kh):
-                        y0, y1 = valid_range(oh, sh, ph, i * dh, h)
-                        for j in range(kw):
-                            x0, x1 = valid_range(ow, sw, pw, j * dw, wd)
-                            if x1 == x0:  # no output of this tap sees the image (an empty
-                                continue  # strided slice would wrap around)
-                            s0 = x0 * sw - pw + j * dw
-                            acc = 0.0
-                            for yy in range(y0, y1):
-                                row = yy * sh - ph + i * dh
-                                src = x[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
-                                acc += _vec.dot(gy[b, k, yy, x0:x1], src)
-                                if need_gx:
-                                    dst = gx[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
-                                    _vec.axpy(dst, w[k, ci, i, j], gy[b, k, yy, x0:x1])
-                            gwp[t, k, ci, i, j] += acc
-            if wide and need_gx:
-                crop_planes(gpad[t], 1, b, 0, ph, pw, gx)
+                                    gwp[leaf, k, ci, i, j] += _vec.dot(g, src[off:off + Lw])
+                            if need_gx:
+                                dst = gpad[t, 0, c0 + ci].ravel()
+                                for i in range(kh):
+                                    for j in range(kw):
+                                        off = i * dh * Wp + j * dw
+                                        _vec.axpy(dst[off:off + Lw], w[k, ci, i, j], g)
+                        continue
+                    for ci in range(cg):
+                        for i in range(kh):
+                            y0, y1 = valid_range(oh, sh, ph, i * dh, h)
+                            for j in range(kw):
+                                x0, x1 = valid_range(ow, sw, pw, j * dw, wd)
+                                if x1 == x0:  # no output of this tap sees the image (an empty
+                                    continue  # strided slice would wrap around)
+                                s0 = x0 * sw - pw + j * dw
+                                acc = 0.0
+                                for yy in range(y0, y1):
+                                    row = yy * sh - ph + i * dh
+                                    src = x[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
+                                    acc += _vec.dot(gy[b, k, yy, x0:x1], src)
+                                    if need_gx:
+                                        dst = gx[b, c0 + ci, row, s0:s0 + (x1 - x0 - 1) * sw + 1:sw]
+                                        _vec.axpy(dst, w[k, ci, i, j], gy[b, k, yy, x0:x1])
+                                gwp[leaf, k, ci, i, j] += acc
+                if wide and need_gx:
+                    crop_planes(gpad[t], 1, b, 1, 0, c, ph, pw, gx)
     return gx
 
 
@@ -332,6 +339,13 @@ def col2im(cols, x_shape, kernel_size, stride, padding, dilation):
 
 def _grad_input(x, need):
     return empty(x.shape, x.dtype) if need else np.empty((0, 0, 0, 0), x.dtype)
+
+
+def _leaf_sums(gwp, gbp, w_shape, dtype):
+    """(gW, gb) from the leaves' partial sums, folded in the tree's order (_tree.py)."""
+    gw = empty(w_shape, dtype)
+    gw.reshape(w_shape[0], -1)[...] = fold(gwp.reshape(gwp.shape[0], w_shape[0], -1))
+    return gw, fold_vector(gbp, dtype)
 
 
 def _bias_arg(b, o, dtype):
@@ -366,23 +380,23 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     gy = np.ascontiguousarray(gy)
     if algo == "direct":
         d = _DirectPlan(x.shape, stride, padding, gy.shape[2], gy.shape[3])
-        gwp = workspace("conv.gw", (d.threads,) + w.shape, x.dtype)
-        gbp = workspace("conv.gb", (d.threads, o), np.float64)
+        L = leaf_stride(n)
+        gwp = workspace("conv.gw", (L,) + w.shape, x.dtype)
+        gbp = workspace("conv.gb", (L, o), np.float64)
         gx = _direct_backward(gy, x, w, need_input_grad, sh, sw, ph, pw, dh, dw, groups,
                               workspace("conv.pad", d.pad, x.dtype),
                               workspace("conv.gpad", d.pad if need_input_grad else (1,) * 5, x.dtype),
                               workspace("conv", d.row, x.dtype), gwp, gbp, _grad_input(x, need_input_grad))
-        gw, gb = _sum_partials(gwp.reshape(d.threads, o, -1), gbp, empty((o, cg * kh * kw), x.dtype))
-        return (gx if need_input_grad else None), gw.reshape(w.shape), gb
+        return ((gx if need_input_grad else None),) + _leaf_sums(gwp, gbp, w.shape, x.dtype)
     if algo != "im2col":
         raise ValueError(f"conv2d: unknown algo {algo!r}")
     p = _plan(x.shape, w.shape, stride, padding, dilation, groups, gy.shape[2], gy.shape[3],
               x.dtype.itemsize, threads())
     ws, pad = workspace("conv", p.ws, x.dtype), workspace("conv.pad", p.pad, x.dtype)
-    gwp = workspace("conv.gw", (p.threads, o, cg * kh * kw), x.dtype)
-    gbp = workspace("conv.gb", (p.threads, o), np.float64)
+    gwp = workspace("conv.gw", (p.leaves, o, cg * kh * kw), x.dtype)
+    gbp = workspace("conv.gb", (p.leaves, o), np.float64)
     with _blas.one_thread(x.dtype):
         gx = _gemm_backward(gy, x, w.reshape(o, -1), need_input_grad, kh, kw, sh, sw, ph, pw, dh, dw,
-                            groups, p.wide, p.S, ws, pad, gwp, gbp, _grad_input(x, need_input_grad))
-    gw, gb = _sum_partials(gwp, gbp, empty((o, cg * kh * kw), x.dtype))
-    return (gx if need_input_grad else None), gw.reshape(w.shape), gb
+                            groups, p.wide, p.S_leaf, p.blocks, ws, pad, gwp, gbp,
+                            _grad_input(x, need_input_grad))
+    return ((gx if need_input_grad else None),) + _leaf_sums(gwp, gbp, w.shape, x.dtype)

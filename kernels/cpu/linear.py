@@ -14,8 +14,10 @@ from numba import njit, prange
 from . import _blas, _vec
 from ._alloc import empty
 from ._blas import NO_TRANS, TRANS, gemm
-from ._workspace import threads
+from ._tree import fold_vector, leaf_rows, leaf_stride
+from ._workspace import threads, workspace
 
+TILE_ROWS, TILE_COLS = 64, 512  # a tile of gW whose leaves' partial sums stay in cache
 ALIGN = 16  # block edges on multiples of 16 columns: whole vector registers and cache lines
 
 
@@ -53,22 +55,48 @@ def _forward(x, w, bias, has_bias, nb, y):
 
 
 @njit(parallel=True, cache=True)
-def _backward(g, x, w, need_gx, need_gw, nb, kb, gx, gw):
+def _backward(g, x, w, need_gx, need_gw, nb, kb, L, ws, gx, gw, gbp):
+    """gW and the leaves' bias sums gbp (L, N) float64, summed over the batch leaf by leaf
+    (_tree.py): with L > 1 a thread's rows of gW go a tile at a time through its scratch ws[t]:
+    one GEMM per leaf over that leaf's rows, then the fold."""
     M, K = x.shape
     N = w.shape[0]
-    gb = np.zeros(N, dtype=np.float64)
     for t in prange(nb.shape[0] - 1):
         n0, n1 = nb[t], nb[t + 1]
-        if n1 > n0:
-            for m in range(M):
-                for q in range(n1 - n0):
-                    gb[n0 + q] += g[m, n0 + q]
-            if need_gw:
-                if M == 0:
-                    gw[n0:n1] = 0
-                elif K > 0:
-                    gemm(TRANS, NO_TRANS, n1 - n0, K, M, g[0, n0:].ctypes.data, N, x.ctypes.data,
-                         K, 0.0, gw[n0:].ctypes.data, K, gw)
+        if n1 == n0:
+            continue
+        for leaf in range(L):
+            gbp[leaf, n0:n1] = 0
+            for m in range(leaf, M, L):
+                for q in range(n0, n1):
+                    gbp[leaf, q] += g[m, q]
+        if not need_gw:
+            continue
+        if M == 0:
+            gw[n0:n1] = 0
+        elif K > 0 and L == 1:
+            gemm(TRANS, NO_TRANS, n1 - n0, K, M, g[0, n0:].ctypes.data, N, x.ctypes.data, K, 0.0,
+                 gw[n0:].ctypes.data, K, gw)
+        elif K > 0:
+            for r0 in range(n0, n1, TILE_ROWS):
+                rows = min(TILE_ROWS, n1 - r0)
+                for c0 in range(0, K, TILE_COLS):
+                    cols = min(TILE_COLS, K - c0)
+                    parts = ws[t, :L * rows * cols].reshape(L, rows, cols)
+                    for leaf in range(L):
+                        k = leaf_rows(M, L, leaf)
+                        if k == 0:
+                            parts[leaf] = 0
+                        else:  # rows leaf, leaf+L, ... of g and x: strides L*N, L*K, in place
+                            gemm(TRANS, NO_TRANS, rows, cols, k, g[leaf, r0:].ctypes.data, L * N,
+                                 x[leaf, c0:].ctypes.data, L * K, 0.0, parts[leaf].ctypes.data,
+                                 cols, gw)
+                    h = L // 2
+                    while h >= 1:
+                        for leaf in range(h):
+                            _vec.add(parts[leaf].ravel(), parts[leaf + h].ravel())
+                        h //= 2
+                    gw[r0:r0 + rows, c0:c0 + cols] = parts[0]
     if need_gx:
         for t in prange(kb.shape[0] - 1):
             k0, k1 = kb[t], kb[t + 1]
@@ -79,7 +107,7 @@ def _backward(g, x, w, need_gx, need_gw, nb, kb, gx, gw):
             else:
                 gemm(NO_TRANS, NO_TRANS, M, k1 - k0, N, g.ctypes.data, N, w[0, k0:].ctypes.data, K,
                      0.0, gx[0, k0:].ctypes.data, K, gx)
-    return gx, gw, gb.astype(x.dtype)
+    return gx, gw
 
 
 def _bias(b, n, dtype):
@@ -94,8 +122,12 @@ def linear_forward(x, w, b):
 
 def linear_backward(g, x, w, need_input_grad=True, need_weight_grad=True):
     g = np.ascontiguousarray(g)
+    L = leaf_stride(x.shape[0])
+    nb = _blocks(w.shape[0])
+    ws = workspace("linear.gw", (len(nb) - 1, L * TILE_ROWS * TILE_COLS if L > 1 else 1), x.dtype)
+    gbp = workspace("linear.gb", (L, w.shape[0]), np.float64)
     with _blas.one_thread(x.dtype):
-        gx, gw, gb = _backward(g, x, w, need_input_grad, need_weight_grad, _blocks(w.shape[0]),
-                               _blocks(w.shape[1]), empty(x.shape if need_input_grad else (0, 0), x.dtype),
-                               empty(w.shape if need_weight_grad else (0, 0), x.dtype))
-    return (gx if need_input_grad else None), (gw if need_weight_grad else None), gb
+        gx, gw = _backward(g, x, w, need_input_grad, need_weight_grad, nb, _blocks(w.shape[1]), L, ws,
+                           empty(x.shape if need_input_grad else (0, 0), x.dtype),
+                           empty(w.shape if need_weight_grad else (0, 0), x.dtype), gbp)
+    return (gx if need_input_grad else None), (gw if need_weight_grad else None), fold_vector(gbp, x.dtype)

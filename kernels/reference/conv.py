@@ -10,6 +10,8 @@ Shapes: x (N, C, H, W), w (O, C/groups, kh, kw), y (N, O, OH, OW) with
 OH = floor((H + 2p - d(kh-1) - 1)/s) + 1 (likewise OW).
 """
 import numpy as np
+
+from ._tree import batch_sum
 from numpy.lib.stride_tricks import as_strided
 
 
@@ -77,16 +79,16 @@ def _direct_backward(gy, x, w, stride, padding, dilation, groups, need_input_gra
     gxp = np.zeros_like(xp) if need_input_grad else None
     gg = gy.reshape(n, groups, og, *out_hw)
     wg = w.reshape(groups, og, cg, kh, kw)
-    gw = np.empty((groups, og, cg, kh, kw), dtype=x.dtype)
+    gw = np.empty((n, groups, og, cg, kh, kw), dtype=x.dtype)
     for i in range(kh):
         for j in range(kw):
             window = _tap(xp, i, j, out_hw, stride, dilation).reshape(n, groups, cg, *out_hw)
-            gw[:, :, :, i, j] = np.einsum("ngohw,ngchw->goc", gg, window)
+            gw[..., i, j] = np.einsum("ngohw,ngchw->ngoc", gg, window)
             if need_input_grad:  # the adjoint: the same slice receives the weighted gradient
                 _tap(gxp, i, j, out_hw, stride, dilation)[...] += np.einsum(
                     "ngohw,goc->ngchw", gg, wg[:, :, :, i, j]).reshape(n, c, *out_hw)
     gx = gxp[:, :, ph:ph + h, pw:pw + wd] if need_input_grad else None
-    return gx, gw.reshape(w.shape)
+    return gx, batch_sum(gw).reshape(w.shape)
 
 
 def _grouped(w, groups):
@@ -116,12 +118,12 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
 def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_input_grad=True):
     n, c = x.shape[:2]
     o, cg, kh, kw = w.shape
-    gb = gy.sum(axis=(0, 2, 3))
+    gb = batch_sum(gy.sum(axis=(2, 3)), np.float64)  # see _tree.py: the batch axis is summed last
     L = gy.shape[2] * gy.shape[3]
     g = gy.reshape(n, groups, o // groups, L)  # (N, G, O/G, L)
     if algo == "im2col":
         cols = im2col(x, (kh, kw), stride, padding, dilation).reshape(n, groups, cg * kh * kw, L)
-        gw = np.matmul(g, cols.transpose(0, 1, 3, 2)).sum(axis=0).reshape(w.shape)
+        gw = batch_sum(np.matmul(g, cols.transpose(0, 1, 3, 2))).reshape(w.shape)  # per sample, summed
         gx = None
         if need_input_grad:
             gcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1), g)  # (N, G, cg*kh*kw, L)
