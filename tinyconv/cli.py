@@ -70,16 +70,16 @@ def _require_optional(args):
 
 _TRAIN_EPILOG = """\
 distributed (lenet5, data parallel; pip install 'tinyconv[distributed]'):
-  mpiexec -n 2 tinyconv train lenet5 --epochs 1   (add --dtype float64 to match a 1-process run closely)
+  mpiexec -n 2 tinyconv train lenet5 --epochs 1
 runs 2 processes that each take half of every batch (--batch-size is the global batch and must be
 divisible by the number of processes); gradients are averaged over the processes before each step,
-so the run trains the same weights as one process with the same --batch-size, up to float
-rounding. In float32 that rounding (the gradient sums group the samples by process and thread)
-is ~1e-7 a step, but a max-pool or ReLU near-tie that it flips can move an epoch's weights by
-percents, as another thread count does in one process; --dtype float64 makes that vanishingly
-rare. Rank 0 alone prints and writes the checkpoint, metrics and plot. If a process dies,
-MPICH stops the job and names its PID (listed per rank at the start); if one hangs, the others
-abort after --dist-timeout seconds naming its rank.
+and the run trains bitwise the weights one process trains with the same --batch-size (float32 on
+the default backend; the kernels add every gradient's batch sum as a tree whose top split is the
+processes' shares). With more than 2 processes the gradients are gathered and added in that
+tree's order (a power-of-two count reproduces one process). Rank 0 alone prints and writes the
+checkpoint, metrics and plot. If a process dies, MPICH stops the job and names its PID (listed
+per rank at the start); if one hangs, the others abort after --dist-timeout seconds naming its
+rank.
 """
 
 
@@ -118,7 +118,7 @@ def build_parser():
                         "epoch): same weights as an uninterrupted run")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     t.add_argument("--dtype", choices=["float32", "float64"], default="float32",
-                   help="weights and images (float64: runs that must agree to the last digits)")
+                   help="weights and images")
     t.add_argument("--dist-backend", choices=["auto", "mpi", "nccl"], default="auto",
                    help="under mpiexec: mpi (NumPy arrays), nccl (CuPy arrays, one GPU a process), "
                         "auto (nccl on --backend cupy when usable, else mpi)")
@@ -207,7 +207,7 @@ def cmd_train(args):
     model.to(device, dtype=args.dtype)
     if world.size > 1:
         from .distributed import DistributedDataParallel
-        model = DistributedDataParallel(model, group=world)
+        model = DistributedDataParallel(model, group=world, deterministic=world.size > 2)
     opt = optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum,
                     weight_decay=args.weight_decay)
     sched = optim.lr_scheduler.StepLR(opt, step_size=max(1, (2 * args.epochs) // 3), gamma=0.1)

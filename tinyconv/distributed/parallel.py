@@ -13,17 +13,19 @@ backward of the earlier layers; `finish_gradient_sync()` starts whatever is left
 writes the averaged gradients back. (MPICH moves a non-blocking collective forward only inside MPI
 calls, which the hooks make; MPIR_CVAR_ASYNC_PROGRESS=1 adds a progress thread.)
 
-deterministic=True gathers every rank's bucket and sums it in rank order (r0 + r1 + ...) on every
-rank, instead of trusting the MPI library's reduction tree: results are then bitwise the same on
-every rank, in every run, and equal to one process that sums the same per-rank gradients in rank
-order. It moves `size` times the bytes of an allreduce.
-
 Against one process training the whole batch: each rank's forward is that process's, sample for
-sample, but a rank's gradient sums its own samples, and the kernels group a batch's samples
-(per thread, per GEMM block) by batch size and thread count; so the averaged gradient equals the
-single process's to rounding (float32: ~3e-7 of its largest entry), not bitwise. Over an epoch
-a max-pool or ReLU near-tie that such rounding flips can move float32 weights by percents (so
-can another thread count in one process); in float64 the runs stay within ~1e-14.
+sample, and the kernels sum every parameter gradient over a batch as a fixed tree whose top split
+is even rows + odd rows (kernels/reference/_tree.py), which is how DistributedSampler deals a
+batch to 2 ranks. So with 2 ranks the averaged gradient is bitwise the single process's (float32
+on the numba backend, float32 and float64 on numpy; numba's float64 GEMMs are BLAS's, which
+round by matrix size, so there ~1e-16), and so are the weights after any number of steps, as long
+as each rank holds more than LEAF/2 = 4 samples of a batch.
+
+deterministic=True gathers every rank's bucket and adds the parts in that same tree order on
+every rank ((r0 + r2) + (r1 + r3) for 4 ranks), instead of trusting the MPI library's reduction
+order: then 4, 8, ... ranks reproduce one process bitwise too (while a rank holds more than 4
+samples of a batch), and any world size gives the same bits on every rank in every run. It
+moves `size` times the bytes of an allreduce.
 """
 from __future__ import annotations
 
@@ -89,7 +91,8 @@ class DistributedDataParallel(Module):
 
     group: the process group (default: the world, `distributed.init()`).
     bucket_cap_mb: the largest gradient bucket, in MB (PyTorch's default, 25).
-    deterministic: reduce in rank order (see the module docstring).
+    deterministic: gather and add the ranks' gradients in the kernels' tree order (see the module
+        docstring).
     broadcast_buffers: copy rank 0's buffers too at construction.
     """
 
@@ -183,7 +186,7 @@ class DistributedDataParallel(Module):
                 self._start(b)
         for b in self._buckets:
             result = b.work.wait()
-            total = self._sum_in_rank_order(result) if self.deterministic else result
+            total = self._sum_as_tree(result) if self.deterministic else result
             total = total / self.group.size
             for i, p in enumerate(b.params):
                 lo, hi = b.offsets[i]
@@ -198,11 +201,23 @@ class DistributedDataParallel(Module):
         object.__setattr__(self, "_pending", False)
 
     @staticmethod
-    def _sum_in_rank_order(parts):
-        total = parts[0].copy()
-        for part in parts[1:]:
-            total += part
-        return total
+    def _sum_as_tree(parts):
+        """The ranks' parts added as the kernels add leaves: part r holds rows r, r+W, ... of
+        the global batch, so for W a power of two the parts are the tree's top W leaves; other
+        world sizes are added in rank order."""
+        W = len(parts)
+        if W & (W - 1):
+            total = parts[0].copy()
+            for part in parts[1:]:
+                total += part
+            return total
+        parts = [p.copy() for p in parts]
+        h = W // 2
+        while h >= 1:
+            for r in range(h):
+                parts[r] += parts[r + h]
+            h //= 2
+        return parts[0]
 
     # --- helpers for training loops -----------------------------------------------------
     def reduce_sums(self, *values):
