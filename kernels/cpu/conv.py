@@ -1,15 +1,18 @@
 """conv2d compiled with Numba: the same contract as kernels/reference/conv.py.
 
-im2col path. The batch is cut into chunks of S samples; one work item is (chunk, group). A
-thread builds the item's columns (C/groups*kh*kw, S*Lc) in its own reused workspace (a few MB,
+im2col path. Forward: the batch is cut into chunks of S samples; one work item is (chunk, group).
+A thread builds the item's columns (C/groups*kh*kw, S*Lc) in its own reused workspace (a few MB,
 so they stay in cache; stride 1 uses the "wide" layout of _conv_cols.py) and calls a
-single-threaded BLAS GEMM on them (`_blas.gemm`):
-  forward      y[chunk, group]  = W_g @ cols, copied into NCHW with the bias added on the way
-  grad weight  gW_g            += gy[chunk, group] @ cols^T   (one partial sum per thread)
-  grad input   gx[chunk, group] = col2im(W_g^T @ gy[chunk, group])
-Numba's threads are the only pool: BLAS never starts its own (see _blas.py). S is picked so a
-GEMM has ~COLS_PER_GEMM columns (enough for BLAS to run near its peak, small enough for cache)
-and every thread gets the same number of items.
+single-threaded GEMM on them (`_blas.gemm`): y[chunk, group] = W_g @ cols, copied into NCHW with
+the bias added on the way. S is picked so a GEMM has ~COLS_PER_GEMM columns and every thread
+gets the same number of items.
+Backward: the weight gradient is summed over the batch leaf by leaf (_tree.py: leaf l = samples
+l, l+L, ...), so a work item is (leaf, group, block of input channels); it walks its leaf's
+samples S_leaf at a time (a count fixed by the layer alone) and builds only its channels' rows:
+  grad weight  gW_leaf[:, block] += gy[samples, group] @ cols^T   (one partial sum per leaf)
+  grad input   gx[samples, block]  = col2im(W_g[:, block]^T @ gy[samples, group])
+then the leaves are folded. Numba's threads are the only pool: BLAS never starts its own (see
+_blas.py).
 
 direct path. No columns: stride 1 sweeps each kernel tap as one long vectorised multiply-add
 (forward, grad input) or dot product (grad weight) over a padded plane; other strides find, per

@@ -3,7 +3,7 @@
 Each of the T Numba threads takes a block of columns and calls a single-threaded BLAS GEMM on
 it (see _blas.py: BLAS never starts its own threads, so it never spins against Numba's):
   forward      y[:, n0:n1]  = x @ W[n0:n1]^T (+ b[n0:n1])
-  grad weight  gW[n0:n1]    = g[:, n0:n1]^T @ x
+  grad weight  gW[n0:n1]    = g[:, n0:n1]^T @ x   (one GEMM per leaf of rows, folded: _tree.py)
   grad input   gx[:, k0:k1] = g @ W[:, k0:k1]
 """
 import functools
