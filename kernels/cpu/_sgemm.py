@@ -25,6 +25,8 @@ from numba import njit, types
 from numba.core import config
 from numba.extending import intrinsic
 
+from . import _vec
+
 NO_TRANS, TRANS = 111, 112
 
 
@@ -318,6 +320,57 @@ def sgemm(ta, tb, m, n, k, a, lda, b, ldb, beta, c, ldc):
                     _pack(bv, tb, ldb, p0, kc, j0, nr, panel)
                     pb, bld = panel.ctypes.data, NR
                 _rows(i0, min(i0 + MC, m), kc, a, rsa, csa, p0, pb, bld, c, ldc, j0, nr, add_c, cv, tile)
+
+
+@njit(cache=True)
+def sgemm_tree(m, n, k, L, a, rsa, csa, b, ldb, c, ldc):
+    """C (m x n) = sum over the k rows p of A[:, p] B[p, :], the rows added in the tree order of
+    kernels/reference/_tree.py for leaf stride L: leaf l sums rows l, l+L, ... in order, the
+    leaves are folded pairwise. A is read through strides (rsa, csa), B row-major (ldb).
+
+    For each MR x NR tile of C the leaves run back to back through the micro-kernel (a leaf's
+    rows are A's and B's rows at stride L) and are merged on a small stack in L1, depth first
+    (leaves in bit-reversed order), so no leaf's partial C ever leaves the cache."""
+    if m <= 0 or n <= 0:
+        return
+    depth = 1
+    while (1 << (depth - 1)) < L:
+        depth += 1
+    stack = np.empty((depth, MR * NR), np.float32)
+    panel = np.empty(max(k, 1) * NR, np.float32)
+    bv = _view(b, k * ldb)
+    cv = _view(c, m * ldc)
+    bits = depth - 1
+    for i0 in range(0, m, MC):  # MC rows of A stay in L2 while B's strips stream by
+        for j0 in range(0, n, NR):
+            nr = min(NR, n - j0)
+            if nr == NR:
+                pb, bld = b + 4 * j0, ldb
+            else:  # a ragged strip: all k rows packed once, zero-padded
+                _pack(bv, NO_TRANS, ldb, 0, k, j0, nr, panel)
+                pb, bld = panel.ctypes.data, NR
+            for i in range(i0, min(i0 + MC, m), MR):
+                mr = min(MR, m - i)
+                top = 0
+                for jj in range(L):
+                    leaf = 0
+                    for q in range(bits):  # bit-reversed jj: the leaves in depth-first order
+                        leaf |= ((jj >> q) & 1) << (bits - 1 - q)
+                    rows = (k - leaf + L - 1) // L if leaf < k else 0
+                    # an odd jj is the right half of a pair of leaves: the micro-kernel adds its
+                    # sum onto the left one's (one rounding, as left + right)
+                    odd = jj & 1
+                    _micro(mr, rows, a + 4 * (i * rsa + leaf * csa), rsa, csa * L,
+                           pb + 4 * leaf * bld, bld * L, stack[top - odd].ctypes.data, NR, odd)
+                    top += 1 - odd
+                    t = jj >> 1
+                    while odd and t & 1:  # two finished subtrees of the same size: left + right
+                        _vec.add(stack[top - 2], stack[top - 1])
+                        top -= 1
+                        t >>= 1
+                for r in range(mr):
+                    row = (i + r) * ldc + j0
+                    _vec.copy(cv[row:row + nr], stack[0, r * NR:r * NR + nr])
 
 
 @njit(cache=True, inline="always")

@@ -17,7 +17,7 @@ sum(rows 1::2), bitwise, in every flavour's own arithmetic; a thread count chang
 """
 import numpy as np
 
-LEAF = 8  # rows per leaf at most (kernels/cpu/_tree.py imports it and leaf_stride)
+LEAF = 16  # rows per leaf at most (kernels/cpu/_tree.py imports it and leaf_stride)
 
 
 def leaf_stride(n):

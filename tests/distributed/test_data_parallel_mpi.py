@@ -20,7 +20,7 @@ def test_ddp_two_ranks_default_float32_path(mpirun, python, workers):
 
 
 def test_ddp_four_ranks_deterministic_float32(mpirun, python, workers):
-    # 4 ranks (16 and 5 samples each): MPI's reduction order is not the kernels' tree, the
+    # 4 ranks (16 and 10 samples each): MPI's reduction order is not the kernels' tree, the
     # deterministic gather adds the ranks as (r0 + r2) + (r1 + r3): bitwise one process again
     code, out, err, _ = mpirun([python, workers / "ddp_float32.py"], n=4, timeout=180)
     assert code == 0, out + err

@@ -34,7 +34,7 @@ def assert_split_invariant(full, even, odd, exact=True):
         if exact:
             np.testing.assert_array_equal(actual, desired)
         else:
-            np.testing.assert_allclose(actual, desired, rtol=1e-13, atol=1e-13 * np.abs(desired).max())
+            np.testing.assert_allclose(actual, desired, rtol=1e-13, atol=1e-12)  # O(1) terms, <= 200 of them
     gx, *params = full
     gx_e, *params_e = even
     gx_o, *params_o = odd
@@ -143,6 +143,7 @@ def test_tree_order_is_even_leaves_plus_odd_leaves():
 
 
 def test_batch_sum_rounds_each_leaf_then_folds():
-    rows = np.full(20, 0.1, np.float32)  # L = 4: leaves of 5, 5, 5, 5 rows
-    leaf = np.float32(sum(np.float64(r) for r in rows[:5]))
+    rows = np.full(4 * LEAF, 0.1, np.float32)  # L = 4: four leaves of LEAF rows
+    leaf = np.float32(sum(np.float64(r) for r in rows[:LEAF]))
+    assert ref_tree.leaf_stride(len(rows)) == 4
     assert ref_tree.batch_sum(rows, np.float64) == (leaf + leaf) + (leaf + leaf)

@@ -4,7 +4,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tinyconv.kernels.cpu._sgemm import MR, NO_TRANS, NR, TRANS, sgemm
+from tinyconv.kernels.cpu._sgemm import MR, NO_TRANS, NR, TRANS, sgemm, sgemm_tree
+from tinyconv.kernels.cpu._tree import leaf_stride
 
 
 def _run(ta, tb, m, n, k, beta, rng, c_fill=None, pad=(0, 0, 0)):
@@ -55,3 +56,37 @@ def test_nan_and_inf_in_the_operands_propagate():
     want = a.astype(np.float64) @ b.astype(np.float64)
     np.testing.assert_array_equal(np.isnan(c), np.isnan(want))
     np.testing.assert_array_equal(np.isinf(c), np.isinf(want))
+
+
+def _tree(m, n, k, L, g, x, pad=0):
+    """sgemm_tree on g (k x m, read as A = g^T) and x (k x n): C (m x n), leading dim n + pad."""
+    c = np.full((m, n + pad), 7.0, np.float32)
+    sgemm_tree(m, n, k, L, g.ctypes.data, 1, g.shape[1], x.ctypes.data, x.shape[1], c.ctypes.data,
+               c.shape[1])
+    return c
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 3 * MR + 1), n=st.integers(1, 3 * NR + 3), k=st.integers(0, 300),
+       pad=st.integers(0, 3), seed=st.integers(0, 2**16))
+def test_tree_gemm_sums_rows_in_the_tree_order(m, n, k, pad, seed):
+    rng = np.random.default_rng(seed)
+    g = rng.standard_normal((k, m + pad)).astype(np.float32)
+    x = rng.standard_normal((k, n + pad)).astype(np.float32)
+    L = leaf_stride(k)
+    c = _tree(m, n, k, L, g, x, pad)
+    want = g[:, :m].T.astype(np.float64) @ x[:, :n].astype(np.float64)
+    np.testing.assert_allclose(c[:, :n], want, rtol=0, atol=1e-5 * (np.sqrt(max(k, 1)) * 4 + 1))
+    np.testing.assert_array_equal(c[:, n:], 7.0)  # columns past n untouched
+    if k % 2 == 0 and L > 1:  # the top of the tree: even rows + odd rows, bitwise
+        half = [_tree(m, n, k // 2, L // 2, np.ascontiguousarray(g[q::2]), np.ascontiguousarray(x[q::2]))
+                for q in (0, 1)]
+        np.testing.assert_array_equal(half[0][:, :n] + half[1][:, :n], c[:, :n])
+
+
+def test_tree_gemm_with_one_leaf_is_the_plain_gemm():
+    rng = np.random.default_rng(3)
+    g, x = rng.standard_normal((13, 40)).astype(np.float32), rng.standard_normal((13, 70)).astype(np.float32)
+    c = np.empty((40, 70), np.float32)
+    sgemm(TRANS, NO_TRANS, 40, 70, 13, g.ctypes.data, 40, x.ctypes.data, 70, np.float32(0), c.ctypes.data, 70)
+    np.testing.assert_array_equal(_tree(40, 70, 13, 1, g, x), c)

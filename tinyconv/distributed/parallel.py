@@ -19,11 +19,11 @@ is even rows + odd rows (kernels/reference/_tree.py), which is how DistributedSa
 batch to 2 ranks. So with 2 ranks the averaged gradient is bitwise the single process's (float32
 on the numba backend, float32 and float64 on numpy; numba's float64 GEMMs are BLAS's, which
 round by matrix size, so there ~1e-16), and so are the weights after any number of steps, as long
-as each rank holds more than LEAF/2 = 4 samples of a batch.
+as each rank holds more than LEAF/2 = 8 samples of a batch.
 
 deterministic=True gathers every rank's bucket and adds the parts in that same tree order on
 every rank ((r0 + r2) + (r1 + r3) for 4 ranks), instead of trusting the MPI library's reduction
-order: then 4, 8, ... ranks reproduce one process bitwise too (while a rank holds more than 4
+order: then 4, 8, ... ranks reproduce one process bitwise too (while a rank holds more than 8
 samples of a batch), and any world size gives the same bits on every rank in every run. It
 moves `size` times the bytes of an allreduce.
 """

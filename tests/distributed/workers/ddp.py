@@ -45,8 +45,8 @@ ok("broadcast")
 
 # 2. deterministic: bitwise equal to one process summing the ranks' shard gradients, and to one
 #    process training the whole batch (the kernels' tree splits it as the sampler does)
-x, y = batch(16)
-shards = [dist.DistributedSampler(range(16), size, q, shuffle=False).indices() for q in range(size)]
+x, y = batch(24)
+shards = [dist.DistributedSampler(range(24), size, q, shuffle=False).indices() for q in range(size)]
 reference = tc.models.lenet5().double()  # a copy without DDP's hooks
 reference.load_state_dict(net.state_dict())
 ddp.zero_grad()
@@ -66,7 +66,7 @@ for k, g in enumerate(grads(net)):
     for q in range(1, size):
         expect += per_rank[q][k]
     assert np.array_equal(g, expect / size), f"parameter {k} not bitwise equal"
-full = shard_grads(reference, x, y, [np.arange(16)])[0]
+full = shard_grads(reference, x, y, [np.arange(24)])[0]
 for k, (g, f) in enumerate(zip(grads(net), full)):
     assert np.array_equal(g, f), f"parameter {k}: not bitwise the whole batch's gradient"
 ok("deterministic")
@@ -80,8 +80,8 @@ assert len(ddp2.bucket_sizes) == 1
 opt2 = tc.optim.SGD(net2.parameters(), lr=0.1, momentum=0.9)
 opt1 = tc.optim.SGD(single.parameters(), lr=0.1, momentum=0.9)
 for step in range(3):
-    x, y = batch(12, seed=step)
-    mine = dist.DistributedSampler(range(12), size, r, shuffle=False).indices()
+    x, y = batch(24, seed=step)
+    mine = dist.DistributedSampler(range(24), size, r, shuffle=False).indices()
     opt2.zero_grad()
     F.cross_entropy(ddp2(tc.tensor(x[mine])), tc.tensor(y[mine])).backward()
     ddp2.finish_gradient_sync()

@@ -35,7 +35,7 @@ ddp = dist.DistributedDataParallel(net, deterministic=size > 2)  # 4 ranks: the 
 assert all(p.dtype == np.float32 for p in net.parameters())
 opt2 = tc.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
 opt1 = tc.optim.SGD(single.parameters(), lr=0.05, momentum=0.9)
-for step, n in enumerate([64, 64, 20, 64]):  # 20: a short last batch, 10 rows a rank
+for step, n in enumerate([64, 64, 40, 64]):  # 40: a short last batch, 20 (or 10) rows a rank
     x, y = batch(n, seed=step)
     mine = dist.DistributedSampler(range(n), size, r, shuffle=False).indices()
     opt2.zero_grad()
