@@ -8,7 +8,7 @@ bitwise the batch's sum; and no thread count changes a bit of it.
 """
 from numba import njit, prange
 
-from ..reference._tree import LEAF, leaf_stride  # noqa: F401 (one definition of the leaves)
+from ..reference._tree import CONV_LEAF, LEAF, leaf_stride  # noqa: F401 (one definition)
 from . import _vec
 
 

@@ -30,7 +30,7 @@ from ._blas import NO_TRANS, TRANS, gemm
 from ._conv_cols import (col2im_rows, columns, crop_planes, im2col_rows, pad_planes,
                          scatter_columns, valid_range)
 from ._alloc import empty
-from ._tree import LEAF, fold, fold_vector, leaf_rows, leaf_stride
+from ._tree import CONV_LEAF, fold, fold_vector, leaf_rows, leaf_stride
 from ._workspace import threads, workspace
 
 COLS_PER_GEMM = 768
@@ -177,8 +177,8 @@ class _Plan:
             if even:
                 S = min(even, key=lambda s: (abs(s - S), s))
         self.S = S
-        self.leaves = leaf_stride(n)
-        self.S_leaf = min(fit, LEAF)
+        self.leaves = leaf_stride(n, CONV_LEAF)
+        self.S_leaf = min(fit, CONV_LEAF)
         items = self.leaves * groups
         self.blocks = min(cg, -(-threads // items)) if items < threads else 1
         self.blocks = -(-cg // -(-cg // self.blocks))  # no empty block
@@ -383,7 +383,7 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     gy = np.ascontiguousarray(gy)
     if algo == "direct":
         d = _DirectPlan(x.shape, stride, padding, gy.shape[2], gy.shape[3])
-        L = leaf_stride(n)
+        L = leaf_stride(n, CONV_LEAF)
         gwp = workspace("conv.gw", (L,) + w.shape, x.dtype)
         gbp = workspace("conv.gb", (L, o), np.float64)
         gx = _direct_backward(gy, x, w, need_input_grad, sh, sw, ph, pw, dh, dw, groups,

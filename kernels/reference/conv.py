@@ -11,7 +11,7 @@ OH = floor((H + 2p - d(kh-1) - 1)/s) + 1 (likewise OW).
 """
 import numpy as np
 
-from ._tree import batch_sum
+from ._tree import CONV_LEAF, batch_sum
 from numpy.lib.stride_tricks import as_strided
 
 
@@ -88,7 +88,7 @@ def _direct_backward(gy, x, w, stride, padding, dilation, groups, need_input_gra
                 _tap(gxp, i, j, out_hw, stride, dilation)[...] += np.einsum(
                     "ngohw,goc->ngchw", gg, wg[:, :, :, i, j]).reshape(n, c, *out_hw)
     gx = gxp[:, :, ph:ph + h, pw:pw + wd] if need_input_grad else None
-    return gx, batch_sum(gw).reshape(w.shape)
+    return gx, batch_sum(gw, leaf=CONV_LEAF).reshape(w.shape)
 
 
 def _grouped(w, groups):
@@ -118,12 +118,12 @@ def conv2d_forward(x, w, b, stride, padding, dilation, groups, algo):
 def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_input_grad=True):
     n, c = x.shape[:2]
     o, cg, kh, kw = w.shape
-    gb = batch_sum(gy.sum(axis=(2, 3)), np.float64)  # see _tree.py: the batch axis is summed last
+    gb = batch_sum(gy.sum(axis=(2, 3)), np.float64, CONV_LEAF)  # _tree.py: the batch axis last
     L = gy.shape[2] * gy.shape[3]
     g = gy.reshape(n, groups, o // groups, L)  # (N, G, O/G, L)
     if algo == "im2col":
         cols = im2col(x, (kh, kw), stride, padding, dilation).reshape(n, groups, cg * kh * kw, L)
-        gw = batch_sum(np.matmul(g, cols.transpose(0, 1, 3, 2))).reshape(w.shape)  # per sample, summed
+        gw = batch_sum(np.matmul(g, cols.transpose(0, 1, 3, 2)), leaf=CONV_LEAF).reshape(w.shape)
         gx = None
         if need_input_grad:
             gcols = np.matmul(_grouped(w, groups).transpose(0, 2, 1), g)  # (N, G, cg*kh*kw, L)

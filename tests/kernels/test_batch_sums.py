@@ -59,7 +59,7 @@ def conv_cases(draw):
     padding = (draw(st.integers(0, 1)), draw(st.integers(0, 1)))
     dilation = (draw(st.integers(1, 2)), 1)
     assume(dilation[0] * (kh - 1) + 1 <= h + 2 * padding[0])
-    n = 2 * draw(st.integers(LEAF // 2 + 1, 40))  # more rows than a leaf holds: 2 to 16 leaves
+    n = 2 * draw(st.integers(ref_tree.CONV_LEAF // 2 + 1, 40))  # more samples than a conv leaf
     return (n, c, h, w), (o, c // groups, kh, kw), stride, padding, dilation, groups
 
 
@@ -124,13 +124,14 @@ def test_sums_do_not_depend_on_the_thread_count():
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.parametrize("leaf", [ref_tree.LEAF, ref_tree.CONV_LEAF])
 @pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 16, 17, 63, 64, 65, 200])
-def test_both_flavours_cut_a_batch_into_the_same_leaves(n):
-    L = ref_tree.leaf_stride(n)
-    assert L == cpu_tree.leaf_stride(n) and ref_tree.LEAF == cpu_tree.LEAF
-    assert L & (L - 1) == 0 and L * ref_tree.LEAF >= n and (L == 1 or (L // 2) * ref_tree.LEAF < n)
-    assert sum(cpu_tree.leaf_rows(n, L, leaf) for leaf in range(L)) == n
-    assert all(cpu_tree.leaf_rows(n, L, leaf) <= ref_tree.LEAF for leaf in range(L))
+def test_both_flavours_cut_a_batch_into_the_same_leaves(n, leaf):
+    L = ref_tree.leaf_stride(n, leaf)
+    assert L == cpu_tree.leaf_stride(n, leaf) and cpu_tree.LEAF == LEAF
+    assert L & (L - 1) == 0 and L * leaf >= n and (L == 1 or (L // 2) * leaf < n)
+    assert sum(cpu_tree.leaf_rows(n, L, q) for q in range(L)) == n
+    assert all(cpu_tree.leaf_rows(n, L, q) <= leaf for q in range(L))
 
 
 def test_tree_order_is_even_leaves_plus_odd_leaves():
