@@ -74,8 +74,8 @@ distributed (lenet5, data parallel; pip install 'tinyconv[distributed]'):
 runs 2 processes that each take half of every batch (--batch-size is the global batch and must be
 divisible by the number of processes); gradients are averaged over the processes before each step,
 and the run trains bitwise the weights one process trains with the same --batch-size (float32 on
-the default backend; the kernels add every gradient's batch sum as a tree whose top split is the
-processes' shares). With more than 2 processes the gradients are gathered and added in that
+the default backend, while each process holds more than 8 samples of a batch: the kernels add
+every gradient's batch sum as a tree whose top split is the processes' shares). With more than 2 processes the gradients are gathered and added in that
 tree's order (a power-of-two count reproduces one process). Rank 0 alone prints and writes the
 checkpoint, metrics and plot. If a process dies, MPICH stops the job and names its PID (listed
 per rank at the start); if one hangs, the others abort after --dist-timeout seconds naming its
