@@ -15,6 +15,8 @@ columns contiguous: B itself when not transposed, else an NR-column panel packed
 for every row of C. Columns that do not fill a tile go through a zero-padded panel and tile.
 A B^T with few rows of A (the weight gradients: gy times columns^T) takes a second kernel that
 needs no packing: a 4 x 4 tile of dot products, each a vector accumulator along k.
+`sgemm_tree` (a linear layer's weight gradient) adds its k rows in the batch-sum tree order of
+kernels/reference/_tree.py, through the same micro-kernel.
 """
 from __future__ import annotations
 

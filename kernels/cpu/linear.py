@@ -18,7 +18,6 @@ from ._sgemm import sgemm_tree
 from ._tree import fold_vector, leaf_stride
 from ._workspace import threads, workspace
 
-TILE_ROWS, TILE_COLS = 16, 512  # a tile of gW whose leaves' partial sums stay in cache
 ALIGN = 16  # block edges on multiples of 16 columns: whole vector registers and cache lines
 
 
