@@ -28,6 +28,7 @@ from numba.core import config
 from numba.extending import intrinsic
 
 from . import _vec
+from ._tree import leaf_rows
 
 NO_TRANS, TRANS = 111, 112
 
@@ -343,6 +344,13 @@ def sgemm_tree(m, n, k, L, a, rsa, csa, b, ldb, c, ldc):
     bv = _view(b, k * ldb)
     cv = _view(c, m * ldc)
     bits = depth - 1
+    leaves = np.empty(L, np.int64)  # bit-reversed jj: the leaves in depth-first order
+    rows = np.empty(L, np.int64)
+    for jj in range(L):
+        leaf = 0
+        for q in range(bits):
+            leaf |= ((jj >> q) & 1) << (bits - 1 - q)
+        leaves[jj], rows[jj] = leaf, leaf_rows(k, L, leaf)
     for i0 in range(0, m, MC):  # MC rows of A stay in L2 while B's strips stream by
         for j0 in range(0, n, NR):
             nr = min(NR, n - j0)
@@ -355,14 +363,11 @@ def sgemm_tree(m, n, k, L, a, rsa, csa, b, ldb, c, ldc):
                 mr = min(MR, m - i)
                 top = 0
                 for jj in range(L):
-                    leaf = 0
-                    for q in range(bits):  # bit-reversed jj: the leaves in depth-first order
-                        leaf |= ((jj >> q) & 1) << (bits - 1 - q)
-                    rows = (k - leaf + L - 1) // L if leaf < k else 0
+                    leaf = leaves[jj]
                     # an odd jj is the right half of a pair of leaves: the micro-kernel adds its
                     # sum onto the left one's (one rounding, as left + right)
                     odd = jj & 1
-                    _micro(mr, rows, a + 4 * (i * rsa + leaf * csa), rsa, csa * L,
+                    _micro(mr, rows[jj], a + 4 * (i * rsa + leaf * csa), rsa, csa * L,
                            pb + 4 * leaf * bld, bld * L, stack[top - odd].ctypes.data, NR, odd)
                     top += 1 - odd
                     t = jj >> 1

@@ -99,18 +99,19 @@ def _gemm_forward(x, w2, bias, has_bias, kh, kw, sh, sw, ph, pw, dh, dw, groups,
 
 
 @njit(parallel=True, cache=True)
-def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, blocks, ws,
+def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, wide, S, cb, ws,
                    pad, gwp, gbp, gx):
     """gx (or an empty array), and the leaves' partial sums gwp (L, O, K), gbp (L, O) float64:
     leaf l sums samples l, l+L, ... in that order (_tree.py). A work item is (leaf, group, block
     of input channels): its columns are only its channels' rows, so no two items build the same
-    column, and it writes only its own columns of gW and its own channels of gx."""
+    column, and it writes only its own columns of gW and its own channels of gx (cb channels a
+    block)."""
     n, c = x.shape[0], x.shape[1]
     o, K = w2.shape
     oh, ow = gy.shape[2], gy.shape[3]
     og, cg = o // groups, c // groups
     taps = kh * kw
-    cb = -(-cg // blocks)  # channels per block
+    blocks = -(-cg // cb)
     rw = ow + (kw - 1) * dw if wide else ow
     Lc = (oh - 1) * rw + ow
     T, L = ws.shape[0], gwp.shape[0]
@@ -119,8 +120,6 @@ def _gemm_backward(gy, x, w2, need_gx, kh, kw, sh, sw, ph, pw, dh, dw, groups, w
         for it in range(t, items, T):
             leaf, g, blk = it // (groups * blocks), it // blocks % groups, it % blocks
             c0, nc = blk * cb, min(cb, cg - blk * cb)
-            if nc <= 0:
-                continue
             k0, kn = c0 * taps, nc * taps
             rows = leaf_rows(n, L, leaf)
             if blk == 0:
@@ -171,7 +170,7 @@ class _Plan:
         lc = (oh - 1) * wp + ow if self.wide else oh * ow
         K, og = cg * kh * kw, o // groups
         fit = max(1, min(-(-COLS_PER_GEMM // lc), WORKSPACE_BYTES // (itemsize * (K + og) * lc)))
-        S = min(n, fit) or 1
+        S = max(1, min(n, fit))
         if n >= self.threads:  # the nearest S that gives every thread the same number of items
             even = [s for s in range(1, 2 * S + 1) if -(-n // s) * groups % self.threads == 0]
             if even:
@@ -179,9 +178,8 @@ class _Plan:
         self.S = S
         self.leaves = leaf_stride(n, CONV_LEAF)
         self.S_leaf = min(fit, CONV_LEAF)
-        items = self.leaves * groups
-        self.blocks = min(cg, -(-threads // items)) if items < threads else 1
-        self.blocks = -(-cg // -(-cg // self.blocks))  # no empty block
+        items = self.leaves * groups  # fewer than threads: split a leaf's channels among them
+        self.cb = -(-cg // min(cg, -(-threads // items))) if items < threads else cg
         self.ws = (self.threads, (K + og) * max(S, self.S_leaf) * lc)
         padded = self.wide and padding != (0, 0)
         self.pad = (self.threads, max(S, self.S_leaf), cg, hp, wp) if padded else (self.threads, 1, 1, 1, 1)
@@ -400,6 +398,6 @@ def conv2d_backward(gy, x, w, stride, padding, dilation, groups, algo, need_inpu
     gbp = workspace("conv.gb", (p.leaves, o), np.float64)
     with _blas.one_thread(x.dtype):
         gx = _gemm_backward(gy, x, w.reshape(o, -1), need_input_grad, kh, kw, sh, sw, ph, pw, dh, dw,
-                            groups, p.wide, p.S_leaf, p.blocks, ws, pad, gwp, gbp,
+                            groups, p.wide, p.S_leaf, p.cb, ws, pad, gwp, gbp,
                             _grad_input(x, need_input_grad))
     return ((gx if need_input_grad else None),) + _leaf_sums(gwp, gbp, w.shape, x.dtype)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 
 from ..autograd import Tensor
+from ..kernels.reference._tree import tree_sum
 from ..backend import array_module
 from ..nn import Module
 from .group import DistributedError
@@ -206,18 +207,12 @@ class DistributedDataParallel(Module):
         the global batch, so for W a power of two the parts are the tree's top W leaves; other
         world sizes are added in rank order."""
         W = len(parts)
-        if W & (W - 1):
-            total = parts[0].copy()
-            for part in parts[1:]:
-                total += part
-            return total
-        parts = [p.copy() for p in parts]
-        h = W // 2
-        while h >= 1:
-            for r in range(h):
-                parts[r] += parts[r + h]
-            h //= 2
-        return parts[0]
+        if W & (W - 1) == 0:
+            return tree_sum(lambda r: parts[r], W)
+        total = parts[0].copy()
+        for part in parts[1:]:
+            total += part
+        return total
 
     # --- helpers for training loops -----------------------------------------------------
     def reduce_sums(self, *values):
